@@ -1,0 +1,98 @@
+// What the API server serves: one ResourceInfo per (group, version, resource), built from
+// CRD-format definitions — skiff's own built-in kinds (api/builtin/*.yaml) and CRDs users apply.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "common/status.h"
+
+namespace skiff::api {
+
+struct PrinterColumn {
+  std::string name;
+  std::string type;  // integer, number, string, boolean, date
+  std::string format;
+  std::string description;
+  std::string json_path;  // ".spec.replicas"
+  int priority = 0;       // > 0: only with -o wide
+};
+
+struct ResourceInfo {
+  std::string group;  // "" for the core group
+  std::string version;
+  std::string kind;
+  std::string list_kind;
+  std::string plural;    // the resource name in URLs
+  std::string singular;
+  std::vector<std::string> short_names;
+  std::vector<std::string> categories;
+  bool namespaced = true;
+  bool status_subresource = false;
+  std::vector<PrinterColumn> columns;  // beyond NAME; an "Age" column is added if absent
+  Json schema;                         // structural openAPIV3Schema of the whole object
+  bool builtin = true;                 // false for CRDs applied by users
+  // Objects are stored under this group, so aliases of a group share objects with it
+  // (serving.kubeflow.org is served as serving.kserve.io).
+  std::string storage_group;
+  // Whether create/update of this kind is accepted (false for virtual kinds such as
+  // SelfSubjectAccessReview, which only take POST and store nothing).
+  bool stored = true;
+  std::vector<std::string> verbs;  // discovery verbs
+
+  std::string GroupVersion() const { return group.empty() ? version : group + "/" + version; }
+  std::string ApiVersion() const { return GroupVersion(); }
+  // "pipelineruns.kubeflow.org"; for core "pods".
+  std::string GroupResource() const { return group.empty() ? plural : plural + "." + group; }
+  std::string GroupKind() const { return group.empty() ? kind : kind + "." + group; }
+};
+
+using ResourcePtr = std::shared_ptr<const ResourceInfo>;
+
+// The set of served resources. Thread-safe; entries are immutable snapshots, replaced whole when a
+// CRD changes, so holders of a ResourcePtr never see it change under them.
+class ResourceRegistry {
+ public:
+  ResourceRegistry() = default;
+
+  // Loads the built-in definitions compiled into the binary.
+  Status LoadBuiltins();
+
+  // Adds or replaces every version of one CRD (apiextensions.k8s.io/v1 CustomResourceDefinition).
+  Status AddCrd(const Json& crd, bool builtin);
+  // Removes the resources a CRD defined (by its metadata.name, "<plural>.<group>").
+  void RemoveCrd(const std::string& crd_name);
+
+  ResourcePtr Find(const std::string& group, const std::string& version,
+                   const std::string& plural) const;
+  ResourcePtr FindByKind(const std::string& group, const std::string& version,
+                         const std::string& kind) const;
+  std::vector<ResourcePtr> All() const;
+  // Groups in discovery order (core first), each with its served versions, preferred first.
+  struct GroupVersions {
+    std::string group;
+    std::vector<std::string> versions;
+  };
+  std::vector<GroupVersions> Groups() const;
+
+  // Increments on every change; discovery and OpenAPI documents cache by it.
+  uint64_t generation() const;
+
+ private:
+  mutable std::shared_mutex mu_;
+  std::vector<ResourcePtr> resources_;  // GUARDED_BY(mu_)
+  uint64_t generation_ = 0;             // GUARDED_BY(mu_)
+};
+
+// Converts one CRD document into ResourceInfos (one per served version). Validates the CRD's own
+// shape (names, scope, versions with schemas) and returns 422-style errors for a bad one.
+StatusOr<std::vector<ResourceInfo>> ResourcesFromCrd(const Json& crd, bool builtin);
+
+// The raw built-in definition files, compiled in by cmake/embed_files.cmake.
+const std::vector<std::pair<std::string_view, std::string_view>>& BuiltinFiles();
+
+}  // namespace skiff::api
