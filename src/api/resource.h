@@ -6,6 +6,8 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/json.h"
@@ -27,7 +29,7 @@ struct ResourceInfo {
   std::string version;
   std::string kind;
   std::string list_kind;
-  std::string plural;    // the resource name in URLs
+  std::string plural;  // the resource name in URLs
   std::string singular;
   std::vector<std::string> short_names;
   std::vector<std::string> categories;
@@ -59,8 +61,12 @@ class ResourceRegistry {
  public:
   ResourceRegistry() = default;
 
-  // Loads the built-in definitions compiled into the binary.
+  // Loads the built-in definitions compiled into the binary (LoadFiles(BuiltinFiles())).
   Status LoadBuiltins();
+  // Loads definition files in the built-in format: multi-document YAML of CustomResourceDefinitions
+  // and `skiff.io/v1 SchemaDefinitions` whose `definitions` any schema may `$ref`. All or nothing:
+  // on an error nothing is added and the message names the file. Files are (name, content).
+  Status LoadFiles(const std::vector<std::pair<std::string_view, std::string_view>>& files);
 
   // Adds or replaces every version of one CRD (apiextensions.k8s.io/v1 CustomResourceDefinition).
   Status AddCrd(const Json& crd, bool builtin);
@@ -79,7 +85,8 @@ class ResourceRegistry {
   };
   std::vector<GroupVersions> Groups() const;
 
-  // Increments on every change; discovery and OpenAPI documents cache by it.
+  // Increases on every change; discovery and OpenAPI documents cache by it. Values come from one
+  // process-wide counter, so two registries that have both changed never share a generation.
   uint64_t generation() const;
 
  private:

@@ -1,11 +1,94 @@
 #include "cli/cli.h"
 
+#include <CLI/CLI.hpp>
 #include <iostream>
+
+#include "apiserver/server.h"
+#include "common/file.h"
+#include "cli/up.h"
+#include "common/encoding.h"
+#include "common/pki.h"
 
 namespace skiff::cli {
 
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+// Prints a kubeconfig for the server whose state lives in `data_dir`.
+int PrintKubeconfig(const std::string& data_dir, const std::string& server, const std::string& out) {
+  auto token = ReadFile(data_dir + "/admin.token");
+  auto ca = ReadFile(data_dir + "/pki/ca.crt");
+  if (!token.ok()) {
+    std::cerr << "skiff kubeconfig: no admin token in " << data_dir
+              << " (run `skiff up` once to create it)\n";
+    return 1;
+  }
+  std::string t = *token;
+  while (!t.empty() && isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+  Json cluster = {{"server", server}};
+  if (ca.ok()) cluster["certificate-authority-data"] = Base64Encode(*ca);
+  Json cfg = {{"apiVersion", "v1"},
+              {"kind", "Config"},
+              {"clusters", {{{"name", "skiff"}, {"cluster", cluster}}}},
+              {"users", {{{"name", "skiff-admin"}, {"user", {{"token", t}}}}}},
+              {"contexts",
+               {{{"name", "skiff"},
+                 {"context", {{"cluster", "skiff"}, {"user", "skiff-admin"}, {"namespace", "default"}}}}}},
+              {"current-context", "skiff"},
+              {"preferences", Json::object()}};
+  std::string yaml = ToYaml(cfg);
+  if (out.empty() || out == "-") {
+    std::cout << yaml;
+    return 0;
+  }
+  if (Status s = WriteFileAtomic(out, yaml, 0600); !s.ok()) {
+    std::cerr << "skiff kubeconfig: " << s.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
 int Main(int argc, char** argv) {
-  std::cerr << "skiff: not implemented yet\n";
+  CLI::App app{"skiff: Kubeflow v2 in one binary"};
+  app.require_subcommand(1);
+  std::string data_dir;
+  app.add_option("--data-dir", data_dir, "State directory (default $SKIFF_HOME or ~/.skiff)");
+
+  UpOptions up;
+  auto* up_cmd = app.add_subcommand("up", "Serve the Kubernetes API and run every controller");
+  up_cmd->add_option("--address", up.address, "Listen address");
+  up_cmd->add_option("--port", up.port, "Listen port (0: any free port)");
+  up_cmd->add_flag("--insecure-http", up.insecure_http,
+                   "Serve plain HTTP without authentication (development only)");
+  up_cmd->add_option("--threads", up.threads, "HTTP worker threads");
+  up_cmd->add_option("--write-kubeconfig", up.kubeconfig_out, "Also write the admin kubeconfig here");
+
+  auto* version_cmd = app.add_subcommand("version", "Print the version");
+
+  std::string kc_server = "https://127.0.0.1:6443";
+  std::string kc_out;
+  auto* kc_cmd = app.add_subcommand("kubeconfig", "Print (or write) a kubeconfig for the admin user");
+  kc_cmd->add_option("--server", kc_server, "Server URL");
+  kc_cmd->add_option("-o,--output", kc_out, "Write to this file instead of stdout");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (data_dir.empty()) data_dir = DefaultDataDir();
+  if (*up_cmd) {
+    up.data_dir = data_dir;
+    return RunUp(up);
+  }
+  if (*version_cmd) {
+    std::cout << "skiff " << kVersion << " (Kubernetes API v1.32)\n";
+    return 0;
+  }
+  if (*kc_cmd) return PrintKubeconfig(data_dir, kc_server, kc_out);
   return 1;
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "api/options.h"
 #include "common/json.h"
 #include "common/status.h"
 
@@ -20,39 +21,11 @@ struct Resource {
   std::string plural;
 };
 
-struct ListOptions {
-  std::string label_selector;
-  std::string field_selector;
-  int64_t limit = 0;
-  std::string continue_token;
-  std::string resource_version;  // "" latest, "0" any
-};
-
-struct WatchOptions {
-  std::string label_selector;
-  std::string field_selector;
-  std::string resource_version;  // "" or "0": start with ADDED for every current object
-  bool allow_bookmarks = false;
-  int64_t timeout_seconds = 0;   // 0: until stopped
-  bool send_initial_events = false;
-};
-
-struct WriteOptions {
-  std::string field_manager;
-  bool dry_run = false;
-  std::string field_validation;  // Ignore, Warn, Strict
-  bool force = false;            // server-side apply: take ownership on conflicts
-};
-
-struct DeleteOptions {
-  std::string propagation_policy;  // Orphan, Background, Foreground
-  std::optional<int64_t> grace_period_seconds;
-  std::string precondition_uid;
-  std::string precondition_resource_version;
-  bool dry_run = false;
-};
-
-enum class PatchType { kMerge, kJson, kStrategicMerge, kApply };
+using api::DeleteOptions;
+using api::ListOptions;
+using api::PatchType;
+using api::WatchOptions;
+using api::WriteOptions;
 
 struct WatchEvent {
   std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR

@@ -1,0 +1,216 @@
+#include "apiserver/server.h"
+
+#include "api/schema.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/encoding.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/pki.h"
+
+namespace skiff::apiserver {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Namespaces start Active; CRDs are checked and marked Established as soon as they are accepted.
+class CoreAdmission : public AdmissionPlugin {
+ public:
+  Status Admit(const RequestContext& ctx, Operation op, const api::ResourceInfo& res,
+               Json* object, const Json* old) override {
+    if (op == Operation::kDelete) return Status::Ok();
+    if (res.group.empty() && res.kind == "Namespace") {
+      if (!old || !FindPath(*old, "metadata.deletionTimestamp")) {
+        (*object)["status"]["phase"] = "Active";
+      }
+    }
+    if (res.group == "apiextensions.k8s.io" && res.kind == "CustomResourceDefinition") {
+      auto resources = api::ResourcesFromCrd(*object, false);
+      if (!resources.ok()) return resources.status();
+      const std::string name = FindPath(*object, "metadata.name") ? (*object)["metadata"]["name"].get<std::string>() : "";
+      const std::string expected = (*object)["spec"].value("names", Json::object()).value("plural", "") +
+                                   "." + (*object)["spec"].value("group", "");
+      if (name != expected) {
+        return api::InvalidStatus(res.GroupKind(), name,
+                                  {{"FieldValueInvalid",
+                                    "Invalid value: \"" + name + "\": must be spec.names.plural+\".\"+spec.group",
+                                    "metadata.name"}});
+      }
+      const std::string now = FormatRfc3339(std::chrono::system_clock::now());
+      Json& status = (*object)["status"];
+      status["acceptedNames"] = (*object)["spec"]["names"];
+      status["conditions"] = Json::array(
+          {{{"type", "NamesAccepted"}, {"status", "True"}, {"reason", "NoConflicts"},
+            {"message", "no conflicts found"}, {"lastTransitionTime", now}},
+           {{"type", "Established"}, {"status", "True"}, {"reason", "InitialNamesAccepted"},
+            {"message", "the initial names have been accepted"}, {"lastTransitionTime", now}}});
+      Json stored = Json::array();
+      for (const Json& v : (*object)["spec"].value("versions", Json::array())) {
+        if (v.value("storage", false)) stored.push_back(v.value("name", ""));
+      }
+      status["storedVersions"] = stored;
+    }
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options) {
+  std::unique_ptr<ApiServer> s(new ApiServer());
+  s->options_ = std::move(options);
+  const ApiServerOptions& o = s->options_;
+  std::error_code ec;
+  fs::create_directories(o.data_dir, ec);
+  if (ec) return Status::Internal("cannot create data directory " + o.data_dir + ": " + ec.message());
+  ::chmod(o.data_dir.c_str(), 0700);
+
+  if (o.in_memory_store) {
+    s->store_ = store::NewMemoryStore();
+  } else {
+    store::SqliteOptions so;
+    so.path = o.data_dir + "/store.db";
+    so.fsync_each_commit = o.fsync_each_commit;
+    so.history_revisions = o.history_revisions;
+    auto st = store::OpenSqliteStore(so);
+    if (!st.ok()) return st.status();
+    s->store_ = std::move(*st);
+  }
+  SKIFF_RETURN_IF_ERROR(s->registry_.LoadBuiltins());
+  s->api_ = std::make_unique<ObjectApi>(&s->registry_, s->store_.get(), Clock::Real());
+  s->api_->AddAdmissionPlugin(std::make_unique<CoreAdmission>());
+  SKIFF_RETURN_IF_ERROR(s->Bootstrap());
+  SKIFF_RETURN_IF_ERROR(s->StartCrdSync());
+
+  AuthenticatorOptions ao;
+  ao.tokens[s->admin_token_] = UserInfo{"admin", {"system:masters"}};
+  if (o.insecure_http) ao.anonymous_user = UserInfo{"admin", {"system:masters", "system:authenticated"}};
+  s->authn_ = NewAuthenticator(std::move(ao));
+  s->authz_ = NewAllowAllAuthorizer();
+
+  http::ServerOptions ho;
+  ho.address = o.address;
+  ho.port = o.port;
+  ho.threads = o.threads;
+  ho.max_body_bytes = o.max_body_bytes;
+  ho.use_tls = !o.insecure_http;
+  if (ho.use_tls) {
+    std::string pki_dir = o.data_dir + "/pki";
+    auto certs = pki::EnsureServingCerts(pki_dir);
+    if (!certs.ok()) return certs.status();
+    ho.tls.cert_pem_file = certs->cert_file;
+    ho.tls.key_pem_file = certs->key_file;
+    ho.tls.client_ca_file = certs->ca_cert_file;
+    s->ca_file_ = certs->ca_cert_file;
+    s->ca_pem_ = certs->ca_pem;
+  }
+  HandlerOptions hopts;
+  hopts.server_address = o.address + ":" + std::to_string(o.port);
+  s->handler_ = std::make_unique<ApiHandler>(s->api_.get(), s->authn_.get(), s->authz_.get(), hopts);
+  ApiHandler* handler = s->handler_.get();
+  s->http_ = http::NewServer(ho, [handler](http::Request& r) { return handler->Handle(r); });
+  SKIFF_RETURN_IF_ERROR(s->http_->Start());
+  return s;
+}
+
+ApiServer::~ApiServer() { Stop(); }
+
+void ApiServer::Stop() {
+  if (http_) http_->Stop();
+  if (crd_watch_) crd_watch_->Cancel();
+  http_.reset();
+  crd_watch_.reset();
+}
+
+uint16_t ApiServer::port() const { return http_ ? http_->port() : 0; }
+
+std::string ApiServer::url() const {
+  return std::string(options_.insecure_http ? "http" : "https") + "://" + options_.address + ":" +
+         std::to_string(port());
+}
+
+Status ApiServer::Bootstrap() {
+  // The admin token: generated once, readable only by this user.
+  const std::string token_file = options_.data_dir + "/admin.token";
+  auto token = ReadFile(token_file);
+  if (token.ok() && !token->empty()) {
+    admin_token_ = *token;
+    while (!admin_token_.empty() && isspace(static_cast<unsigned char>(admin_token_.back()))) {
+      admin_token_.pop_back();
+    }
+  } else {
+    admin_token_ = pki::RandomToken(24);
+    SKIFF_RETURN_IF_ERROR(WriteFileAtomic(token_file, admin_token_ + "\n", 0600));
+  }
+
+  RequestContext ctx{{"system:skiff", {"system:masters"}}, "skiff"};
+  auto ns_res = registry_.Find("", "v1", "namespaces");
+  if (!ns_res) return Status::Internal("the built-in definitions lack core/v1 namespaces");
+  for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease", "kubeflow"}) {
+    if (store_->Get(ObjectApi::Key(*ns_res, "", ns)).ok()) continue;
+    Json obj = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}};
+    auto created = api_->Create(ctx, *ns_res, "", obj, {});
+    if (!created.ok() && created.status().code() != Code::kAlreadyExists) return created.status();
+  }
+  return Status::Ok();
+}
+
+Status ApiServer::StartCrdSync() {
+  auto crd_res = registry_.Find("apiextensions.k8s.io", "v1", "customresourcedefinitions");
+  if (!crd_res) return Status::Ok();
+  const std::string prefix = ObjectApi::Prefix(*crd_res, "");
+  store::ListOptions lo;
+  lo.prefix = prefix;
+  auto existing = store_->List(lo);
+  if (!existing.ok()) return existing.status();
+  for (const store::Record& rec : existing->records) {
+    auto crd = ParseJson(rec.value);
+    if (!crd.ok()) continue;
+    Status s = registry_.AddCrd(*crd, false);
+    if (!s.ok()) SKIFF_LOG(Warn) << "ignoring stored CRD " << rec.key << ": " << s.message();
+  }
+  api::ResourceRegistry* registry = &registry_;
+  auto w = store_->WatchPrefix(prefix, existing->revision, [registry](const std::vector<store::Event>& events) {
+    for (const store::Event& e : events) {
+      auto crd = ParseJson(e.record.value);
+      if (!crd.ok()) continue;
+      const std::string name = FindPath(*crd, "metadata.name") ? (*crd)["metadata"]["name"].get<std::string>() : "";
+      if (e.type == store::EventType::kDeleted) {
+        registry->RemoveCrd(name);
+      } else {
+        Status s = registry->AddCrd(*crd, false);
+        if (!s.ok()) SKIFF_LOG(Warn) << "CRD " << name << " not served: " << s.message();
+      }
+    }
+    return true;
+  });
+  if (!w.ok()) return w.status();
+  crd_watch_ = std::move(*w);
+  return Status::Ok();
+}
+
+std::string ApiServer::Kubeconfig() const {
+  auto b64 = [](const std::string& in) { return Base64Encode(in); };
+  Json cluster = {{"server", url()}};
+  if (!ca_pem_.empty()) cluster["certificate-authority-data"] = b64(ca_pem_);
+  Json cfg = {{"apiVersion", "v1"},
+              {"kind", "Config"},
+              {"clusters", {{{"name", "skiff"}, {"cluster", cluster}}}},
+              {"users", {{{"name", "skiff-admin"}, {"user", {{"token", admin_token_}}}}}},
+              {"contexts",
+               {{{"name", "skiff"},
+                 {"context", {{"cluster", "skiff"}, {"user", "skiff-admin"}, {"namespace", "default"}}}}}},
+              {"current-context", "skiff"},
+              {"preferences", Json::object()}};
+  return ToYaml(cfg);
+}
+
+}  // namespace skiff::apiserver
