@@ -48,6 +48,15 @@ std::string Lower(std::string s) {
 
 std::string Quote(const std::string& s) { return Json(s).dump(); }
 
+// obj[key] by reference, or null. (`cond ? obj[key] : Json()` would copy obj[key], and schemas
+// are large.)
+const Json& Get(const Json& obj, const char* key) {
+  static const Json kNull;
+  if (!obj.is_object()) return kNull;
+  auto it = obj.find(key);
+  return it == obj.end() ? kNull : *it;
+}
+
 // String member or "" (absent, or not a string: the caller reports what it requires).
 std::string Str(const Json& obj, const char* key) {
   if (!obj.is_object()) return "";
@@ -201,7 +210,7 @@ void Replace(std::vector<ResourcePtr>& resources, std::vector<ResourceInfo> inco
 
 StatusOr<std::vector<ResourceInfo>> ResourcesFromCrd(const Json& crd, bool builtin) {
   Causes causes;
-  std::string name = Str(crd.is_object() ? crd.value("metadata", Json()) : Json(), "name");
+  std::string name = Str(Get(crd, "metadata"), "name");
   if (!crd.is_object()) {
     return Status::BadRequest("a CustomResourceDefinition must be an object");
   }
@@ -212,18 +221,13 @@ StatusOr<std::vector<ResourceInfo>> ResourcesFromCrd(const Json& crd, bool built
     causes.Invalid("apiVersion", crd.value("apiVersion", Json("")),
                    "must be apiextensions.k8s.io/v1");
   }
-  const Json& spec = crd.contains("spec") ? crd["spec"] : Json();
+  const Json& spec = Get(crd, "spec");
   if (!spec.is_object()) {
     causes.Required("spec");
     return InvalidStatus(kCrdGroupKind, name, std::move(causes.list));
   }
-  const Json empty = Json::object();
-  const Json& names = spec.contains("names") && spec["names"].is_object() ? spec["names"] : empty;
-  const Json& annotations = crd.contains("metadata") && crd["metadata"].is_object() &&
-                                    crd["metadata"].contains("annotations") &&
-                                    crd["metadata"]["annotations"].is_object()
-                                ? crd["metadata"]["annotations"]
-                                : empty;
+  const Json& names = Get(spec, "names");
+  const Json& annotations = Get(Get(crd, "metadata"), "annotations");
 
   ResourceInfo base;
   base.builtin = builtin;
@@ -297,7 +301,7 @@ StatusOr<std::vector<ResourceInfo>> ResourcesFromCrd(const Json& crd, bool built
   if (std::string v = Str(annotations, kVerbsAnnotation); !v.empty()) base.verbs = SplitVerbs(v);
 
   std::vector<ResourceInfo> out;
-  const Json& versions = spec.contains("versions") ? spec["versions"] : Json();
+  const Json& versions = Get(spec, "versions");
   if (!versions.is_array() || versions.empty()) {
     causes.Required("spec.versions", "must have exactly one version marked as storage version");
     return InvalidStatus(kCrdGroupKind, name, std::move(causes.list));
@@ -373,7 +377,7 @@ Status ResourceRegistry::LoadFiles(
       if (Str(doc, "apiVersion") != "skiff.io/v1") {
         return fail(file, "SchemaDefinitions must have apiVersion skiff.io/v1");
       }
-      const Json& defs = doc.contains("definitions") ? doc["definitions"] : Json();
+      const Json& defs = Get(doc, "definitions");
       if (!defs.is_object()) return fail(file, "SchemaDefinitions needs a `definitions` mapping");
       for (auto it = defs.begin(); it != defs.end(); ++it) {
         if (auto prev = defined_in.find(it.key()); prev != defined_in.end()) {
@@ -387,31 +391,57 @@ Status ResourceRegistry::LoadFiles(
     parsed.emplace_back(file, std::move(*docs));
   }
 
-  // Pass 2: the CRDs, with $refs expanded.
-  std::vector<ResourceInfo> all;
-  std::map<std::string, std::string_view> resource_file;  // "group/version/plural" -> file
+  // Pass 2: expand $refs in every version's schema. All schemas go through one ResolveRefs call,
+  // so each shared definition (PodSpec is large) is expanded once, not once per kind.
+  struct SchemaSlot {
+    std::string_view file;
+    std::string crd_name;
+    size_t version;
+    Json* schema;
+  };
+  std::vector<SchemaSlot> slots;
+  Json batch = Json::array();
   for (auto& [file, docs] : parsed) {
     for (Json& doc : docs) {
       std::string kind = Str(doc, "kind");
       if (kind == "SchemaDefinitions") continue;
-      std::string crd_name = Str(doc.value("metadata", Json::object()), "name");
       if (kind != "CustomResourceDefinition") {
         return fail(file, "unexpected document of kind " + Quote(kind) +
                               " (expected CustomResourceDefinition or SchemaDefinitions)");
       }
-      if (doc.contains("spec") && doc["spec"].is_object() && doc["spec"].contains("versions") &&
-          doc["spec"]["versions"].is_array()) {
-        Json& versions = doc["spec"]["versions"];
-        for (size_t i = 0; i < versions.size(); ++i) {
-          if (!versions[i].is_object() || !versions[i].contains("schema")) continue;
-          auto resolved = ResolveRefs(versions[i]["schema"], definitions);
-          if (!resolved.ok()) {
-            return fail(file, "CustomResourceDefinition " + Quote(crd_name) + ": spec.versions[" +
-                                  std::to_string(i) + "].schema: " + resolved.status().message());
-          }
-          versions[i]["schema"] = std::move(*resolved);
-        }
+      Json* versions = doc.contains("spec") && doc["spec"].is_object() &&
+                               doc["spec"].contains("versions") &&
+                               doc["spec"]["versions"].is_array()
+                           ? &doc["spec"]["versions"]
+                           : nullptr;
+      for (size_t i = 0; versions != nullptr && i < versions->size(); ++i) {
+        Json& v = (*versions)[i];
+        if (!v.is_object() || !v.contains("schema")) continue;
+        slots.push_back({file, Str(Get(doc, "metadata"), "name"), i, &v["schema"]});
+        batch.push_back(std::move(v["schema"]));
       }
+    }
+  }
+  auto resolved = ResolveRefs(batch, definitions);
+  for (size_t k = 0; k < slots.size(); ++k) {
+    if (!resolved.ok()) {
+      // Find the schema that failed, to name its file (the batch's error path is meaningless).
+      auto one = ResolveRefs(batch[k], definitions);
+      if (one.ok()) continue;
+      return fail(slots[k].file, "CustomResourceDefinition " + Quote(slots[k].crd_name) +
+                                     ": spec.versions[" + std::to_string(slots[k].version) +
+                                     "].schema: " + one.status().message());
+    }
+    *slots[k].schema = std::move((*resolved)[k]);
+  }
+  if (!resolved.ok()) return Status::Internal(resolved.status().message());
+
+  // Pass 3: the CRDs.
+  std::vector<ResourceInfo> all;
+  std::map<std::string, std::string_view> resource_file;  // "group/version/plural" -> file
+  for (auto& [file, docs] : parsed) {
+    for (Json& doc : docs) {
+      if (Str(doc, "kind") != "CustomResourceDefinition") continue;
       auto infos = ResourcesFromCrd(doc, /*builtin=*/true);
       if (!infos.ok()) return fail(file, infos.status().message());
       for (ResourceInfo& info : *infos) {

@@ -564,13 +564,14 @@ bool HasDefault(const Json& schema) {
   return d != nullptr && !d->is_null();
 }
 
-void Default(const Json& schema, Json& value) {
+// `root`: the whole object, whose metadata belongs to the caller (as for pruning).
+void Default(const Json& schema, Json& value, bool root = false) {
   if (!schema.is_object()) return;
   if (value.is_object()) {
     const Json* props = Member(schema, "properties");
     if (props != nullptr && props->is_object()) {
       for (auto p = props->begin(); p != props->end(); ++p) {
-        if (!HasDefault(*p)) continue;
+        if (!HasDefault(*p) || (root && p.key() == "metadata")) continue;
         auto v = value.find(p.key());
         if (v == value.end()) {
           value[p.key()] = (*p)["default"];
@@ -581,6 +582,7 @@ void Default(const Json& schema, Json& value) {
     }
     const Json* additional = Member(schema, "additionalProperties");
     for (auto it = value.begin(); it != value.end(); ++it) {
+      if (root && it.key() == "metadata") continue;
       if (props != nullptr && props->is_object()) {
         auto p = props->find(it.key());
         if (p != props->end()) {
@@ -758,12 +760,12 @@ SchemaResult ApplySchema(const Json& schema, Json& object, UnknownFields unknown
   SchemaResult result;
   Applier applier(unknown, &result);
   applier.Prune(schema, object, "", /*root=*/true);
-  Default(schema, object);
+  Default(schema, object, /*root=*/true);
   applier.Validate(schema, object, "", /*root=*/true, result.causes);
   return result;
 }
 
-void ApplyDefaults(const Json& schema, Json& object) { Default(schema, object); }
+void ApplyDefaults(const Json& schema, Json& object) { Default(schema, object, /*root=*/true); }
 
 Status InvalidStatus(const std::string& group_kind, const std::string& name,
                      std::vector<StatusCause> causes) {
@@ -910,8 +912,8 @@ class RefResolver {
   }
 
   const Json& defs_;
-  std::vector<std::string> segments_;  // path of the node being resolved, for error messages
-  std::vector<std::string> stack_;     // definitions being expanded, to detect cycles
+  std::vector<std::string> segments_;     // path of the node being resolved, for error messages
+  std::vector<std::string> stack_;        // definitions being expanded, to detect cycles
   std::map<std::string, Json> resolved_;  // definitions are expanded once, then copied
 };
 

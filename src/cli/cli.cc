@@ -5,6 +5,7 @@
 
 #include "apiserver/server.h"
 #include "common/file.h"
+#include "cli/client_commands.h"
 #include "cli/up.h"
 #include "common/encoding.h"
 #include "common/pki.h"
@@ -74,6 +75,8 @@ int Main(int argc, char** argv) {
   kc_cmd->add_option("--server", kc_server, "Server URL");
   kc_cmd->add_option("-o,--output", kc_out, "Write to this file instead of stdout");
 
+  ClientCommands client_commands(&app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -89,6 +92,7 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (*kc_cmd) return PrintKubeconfig(data_dir, kc_server, kc_out);
+  if (auto rc = client_commands.Run(data_dir)) return *rc;
   return 1;
 }
 

@@ -413,40 +413,12 @@ StatusOr<Result> GarbageCollector::ProcessDeletingOwner(const std::string& uid) 
   if (UidOf(*live) != uid || !IsDeleting(*live)) return Result{};
   if (!Synced()) return Result{.requeue_after = std::chrono::milliseconds(200)};
 
-  struct Dep {
-    std::string uid;
-    Node node;
-    bool blocks = false;
-  };
-  std::vector<Dep> deps;
-  {
-    std::lock_guard<std::mutex> lock(graph_mu_);
-    if (auto d = dependents_.find(uid); d != dependents_.end()) {
-      for (const std::string& dep_uid : d->second) {
-        auto n = nodes_.find(dep_uid);
-        if (n == nodes_.end()) continue;
-        Dep dep{dep_uid, n->second, false};
-        for (const OwnerRef& ref : n->second.owners) {
-          if (ref.uid == uid && ref.block_owner_deletion) dep.blocks = true;
-        }
-        deps.push_back(std::move(dep));
-      }
-    }
-  }
+  auto deps = LiveDependents(uid, node.ns, namespaced);
+  if (!deps.ok()) return deps.status();
 
   if (HasFinalizer(*live, kOrphan)) {
-    for (const Dep& dep : deps) {
-      client::Resource dr;
-      bool dns = true;
-      Node dn;
-      if (!LookupNode(dep.uid, &dn, &dr, &dns)) continue;
-      auto dep_live = client_->Get(dr, dn.ns, dn.name);
-      if (!dep_live.ok()) {
-        if (dep_live.status().code() == Code::kNotFound) continue;
-        return dep_live.status();
-      }
-      if (UidOf(*dep_live) != dep.uid) continue;
-      SKIFF_RETURN_IF_ERROR(RemoveOwnerRefs(dr, dn.ns, *dep_live, {uid}));
+    for (const Dependent& dep : *deps) {
+      SKIFF_RETURN_IF_ERROR(RemoveOwnerRefs(dep.resource, dep.ns, dep.object, {uid}));
     }
     SKIFF_RETURN_IF_ERROR(RemoveFinalizer(r, node.ns, *live, kOrphan));
     return Result{};
@@ -454,9 +426,14 @@ StatusOr<Result> GarbageCollector::ProcessDeletingOwner(const std::string& uid) 
 
   if (HasFinalizer(*live, kForeground)) {
     size_t blocking = 0;
-    for (const Dep& dep : deps) {
-      if (!dep.node.deleting) queue_.Add(kAttemptToDelete + dep.uid);
-      if (dep.blocks) ++blocking;
+    for (const Dependent& dep : *deps) {
+      if (!IsDeleting(dep.object)) queue_.Add(kAttemptToDelete + UidOf(dep.object));
+      for (const OwnerRef& ref : OwnerRefs(dep.object)) {
+        if (ref.uid == uid && ref.block_owner_deletion) {
+          ++blocking;
+          break;
+        }
+      }
     }
     if (blocking == 0) {
       SKIFF_RETURN_IF_ERROR(RemoveFinalizer(r, node.ns, *live, kForeground));
@@ -466,6 +443,35 @@ StatusOr<Result> GarbageCollector::ProcessDeletingOwner(const std::string& uid) 
     return Result{.requeue_after = std::chrono::seconds(5)};
   }
   return Result{};
+}
+
+StatusOr<std::vector<GarbageCollector::Dependent>> GarbageCollector::LiveDependents(
+    const std::string& owner_uid, const std::string& owner_ns, bool owner_namespaced) {
+  // The graph may lag behind the API (a dependent created a moment before its owner's deletion may
+  // not have reached its informer yet), and deciding "no dependents left" wrongly would orphan or
+  // delete too early. So the dependents of a deleting owner are read live: in the owner's
+  // namespace for a namespaced owner, everywhere for a cluster-scoped one. Deletions with these
+  // policies are rare, which keeps this affordable.
+  std::vector<std::pair<client::Resource, bool>> kinds;
+  {
+    std::lock_guard<std::mutex> lock(monitors_mu_);
+    for (const auto& [key, m] : monitors_) kinds.emplace_back(m.resource, m.res->namespaced);
+  }
+  std::vector<Dependent> out;
+  for (const auto& [r, namespaced] : kinds) {
+    if (owner_namespaced && !namespaced) continue;  // cluster-scoped dependents are invalid
+    auto list = client_->List(r, owner_namespaced ? owner_ns : "", {});
+    if (!list.ok()) {
+      if (list.status().code() == Code::kNotFound) continue;  // kind removed meanwhile
+      return list.status();
+    }
+    for (Json& item : (*list)["items"]) {
+      bool owned = false;
+      for (const OwnerRef& ref : OwnerRefs(item)) owned = owned || ref.uid == owner_uid;
+      if (owned) out.push_back(Dependent{r, NamespaceOf(item), std::move(item)});
+    }
+  }
+  return out;
 }
 
 Status GarbageCollector::RemoveOwnerRefs(const client::Resource& r, const std::string& ns,

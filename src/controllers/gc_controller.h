@@ -75,6 +75,11 @@ class GarbageCollector : public Runnable {
     std::vector<OwnerRef> owners;
   };
   enum class OwnerState { kSolid, kDangling, kWaiting, kUnresolvable };
+  struct Dependent {
+    client::Resource resource;
+    std::string ns;
+    Json object;
+  };
 
   void SyncMonitors();
   void PollLoop();
@@ -88,6 +93,9 @@ class GarbageCollector : public Runnable {
   StatusOr<Result> ProcessDeletingOwner(const std::string& uid);
   StatusOr<OwnerState> ResolveOwner(const OwnerRef& ref, const std::string& dependent_ns,
                                     bool dependent_namespaced);
+  StatusOr<std::vector<Dependent>> LiveDependents(const std::string& owner_uid,
+                                                  const std::string& owner_ns,
+                                                  bool owner_namespaced);
   Status RemoveOwnerRefs(const client::Resource& r, const std::string& ns, const Json& live,
                          const std::set<std::string>& uids);
   Status RemoveFinalizer(const client::Resource& r, const std::string& ns, const Json& live,

@@ -418,8 +418,11 @@ TEST(Validate, TopLevelMetadataOnlyTypeChecked) {
   Json schema = Yaml(
       "type: object\nrequired: [metadata]\nproperties: {metadata: {type: object, properties: "
       "{name: {type: string, maxLength: 1}}}}\n");
+  schema["properties"]["metadata"]["properties"]["namespace"] = {{"type", "string"},
+                                                                 {"default", "default"}};
   Json object = {{"metadata", {{"name", "long-name"}}}};
   EXPECT_THAT(ApplySchema(schema, object, UnknownFields::kStrict).causes, IsEmpty());
+  EXPECT_FALSE(object["metadata"].contains("namespace")) << "no defaulting inside metadata";
   object = {{"metadata", "x"}};
   SchemaResult r = ApplySchema(schema, object, UnknownFields::kStrict);
   ASSERT_EQ(r.causes.size(), 1u);

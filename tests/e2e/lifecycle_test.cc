@@ -47,8 +47,8 @@ TEST(Lifecycle, StartsServesAndStopsCleanlyOnSigterm) {
   EXPECT_NE(version.out.find("\"gitVersion\": \"v1."), std::string::npos) << version.out;
 
   // `skiff kubeconfig` prints one a user can point kubectl at.
-  ProcessResult kc = RunProcess({SkiffServer::Binary(), "kubeconfig", "--data-dir",
-                                 server.data_dir().string(), "--server", server.url()},
+  ProcessResult kc = RunProcess({SkiffServer::Binary(), "--data-dir", server.data_dir().string(),
+                                 "kubeconfig", "--server", server.url()},
                                 server.io_dir(), milliseconds(10000));
   EXPECT_EQ(kc.exit_code, 0) << kc.err;
   EXPECT_NE(kc.out.find("certificate-authority-data"), std::string::npos) << kc.out;
@@ -59,6 +59,30 @@ TEST(Lifecycle, StartsServesAndStopsCleanlyOnSigterm) {
                                                  << server.log();
   EXPECT_LT(Clock::now() - t0, milliseconds(5000)) << "stopping took too long";
   EXPECT_EQ(IntegrityCheck(server), "ok\n");
+}
+
+// The form the docs give: `skiff up --data-dir DIR --port 0` (options after the subcommand).
+TEST(Lifecycle, DocumentedUpCommandLineWorks) {
+  TempDir work;
+  fs::create_directories(work.path() / "data");
+  Process up = Process::Start(
+      {SkiffServer::Binary(), "up", "--data-dir", (work.path() / "data").string(), "--port", "0"},
+      work.path());
+  const auto deadline = Clock::now() + milliseconds(30000);
+  while (Clock::now() < deadline && up.running() &&
+         up.out().find("skiff is ready at") == std::string::npos) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_NE(up.out().find("skiff is ready at https://127.0.0.1:"), std::string::npos)
+      << "exit " << up.exit_code() << "\n"
+      << up.err();
+  up.Kill(SIGTERM);
+  EXPECT_TRUE(up.Wait(milliseconds(10000)));
+  ProcessResult kc =
+      RunProcess({SkiffServer::Binary(), "kubeconfig", "--data-dir",
+                  (work.path() / "data").string(), "--server", "https://127.0.0.1:1"},
+                 work.path(), milliseconds(10000));
+  EXPECT_EQ(kc.exit_code, 0) << kc.err;
 }
 
 TEST(Lifecycle, ObjectsSurviveARestart) {

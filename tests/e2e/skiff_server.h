@@ -30,10 +30,7 @@ class SkiffServer {
   // "" once it is serving.
   std::string Start(milliseconds timeout = milliseconds(30000)) {
     url_.clear();
-    proc_ =
-        Process::Start({Binary(), "up", "--data-dir", data_dir().string(), "--address", "127.0.0.1",
-                        "--port", "0", "--write-kubeconfig", kubeconfig().string()},
-                       io_dir());
+    proc_ = Process::Start(UpArgv(), io_dir());
     static const std::regex kReady(R"(skiff is ready at (\S+))");
     const auto deadline = Clock::now() + timeout;
     while (Clock::now() < deadline) {
@@ -52,6 +49,20 @@ class SkiffServer {
     proc_.Kill(SIGKILL);
     return "skiff up printed no ready line within " + std::to_string(timeout.count()) +
            " ms; stdout:\n" + proc_.out() + "\nstderr:\n" + proc_.err();
+  }
+
+  // `--data-dir` goes before the subcommand: it is an option of `skiff` itself.
+  std::vector<std::string> UpArgv() const {
+    return {Binary(),
+            "--data-dir",
+            data_dir().string(),
+            "up",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--write-kubeconfig",
+            kubeconfig().string()};
   }
 
   // SIGTERM, then SIGKILL after `grace`. Returns the exit code (128+signal when killed).

@@ -1,0 +1,619 @@
+// API server figures of the real `skiff up` binary over HTTPS: requests/s and latency of GET,
+// POST (create) and LIST of ConfigMaps from 16 keep-alive clients, `wrk` against the same GET as a
+// cross-check of the client, GET /healthz as the HTTP+TLS ceiling, cold time-to-ready and RSS.
+// Each figure is printed next to its target or peer. Usage: apiserver_bench [path/to/skiff]
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/json.h"
+#include "http/client.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using skiff::http::ClientRequest;
+
+constexpr int kThreads = 16;
+constexpr int kReps = 3;
+constexpr int kColdStarts = 5;
+constexpr double kSeconds = 3.0;  // per load run
+constexpr int kListSize = 1000;
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Quantile q of unsorted samples (rearranges them).
+double Quantile(std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  size_t k = std::min(v.size() - 1, static_cast<size_t>(q * v.size()));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string MakeTempDir(const char* tag) {
+  std::string tmpl = (fs::temp_directory_path() / (std::string(tag) + "-XXXXXX")).string();
+  if (!mkdtemp(tmpl.data())) {
+    std::perror("mkdtemp");
+    std::exit(1);
+  }
+  return tmpl;
+}
+
+// VmRSS and VmHWM of a process, in MiB.
+struct Rss {
+  double rss = 0, hwm = 0;
+};
+Rss ReadRss(pid_t pid) {
+  Rss r;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) r.rss = std::atof(line.c_str() + 6) / 1024;
+    if (line.rfind("VmHWM:", 0) == 0) r.hwm = std::atof(line.c_str() + 6) / 1024;
+  }
+  return r;
+}
+
+// One `skiff up` process on its own data dir, serving HTTPS on a free port.
+class Skiff {
+ public:
+  Skiff(std::string binary, std::string data_dir)
+      : binary_(std::move(binary)), dir_(std::move(data_dir)) {}
+  ~Skiff() { Stop(); }
+
+  // Execs the binary and waits for its ready line. Returns false (with the log shown) on failure.
+  bool Start() {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return false;
+    const std::string log = dir_ + "/skiff.log";
+    std::vector<std::string> args = {binary_, "--data-dir", dir_, "up", "--port", "0"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    started_ = Clock::now();
+    pid_ = fork();
+    if (pid_ < 0) return false;
+    if (pid_ == 0) {  // child: only async-signal-safe calls until exec
+      dup2(fds[1], 1);
+      int err = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (err >= 0) dup2(err, 2);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    out_fd_ = fds[0];
+    // Read stdout up to the ready line.
+    std::string out;
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    auto has_ready_line = [&out] {
+      size_t at = out.find("skiff is ready at ");
+      return at != std::string::npos && out.find('\n', at) != std::string::npos;
+    };
+    while (!has_ready_line()) {
+      pollfd p{out_fd_, POLLIN, 0};
+      int left = static_cast<int>(Ms(deadline - Clock::now()));
+      if (left <= 0 || poll(&p, 1, left) <= 0) return Fail("no ready line within 60 s");
+      char buf[4096];
+      ssize_t n = read(out_fd_, buf, sizeof buf);
+      if (n <= 0) return Fail("exited before its ready line");
+      out.append(buf, n);
+    }
+    ready_line_ms_ = Ms(Clock::now() - started_);
+    // "skiff is ready at https://127.0.0.1:PORT (N ms)"
+    size_t at = out.find("skiff is ready at ");
+    std::string line = out.substr(at, out.find('\n', at) - at);
+    size_t colon = line.rfind(':');
+    size_t paren = line.find(" (", colon);
+    if (colon == std::string::npos || paren == std::string::npos) return Fail("bad ready line");
+    port_ = static_cast<uint16_t>(std::atoi(line.c_str() + colon + 1));
+    reported_ms_ = std::atof(line.c_str() + paren + 2);
+    // Keep draining stdout so the server never blocks on a full pipe.
+    drain_ = std::thread([fd = out_fd_] {
+      char buf[4096];
+      while (read(fd, buf, sizeof buf) > 0) {
+      }
+      close(fd);
+    });
+    token_ = Trim(ReadFile(dir_ + "/admin.token"));
+    ca_file_ = dir_ + "/pki/ca.crt";
+    if (port_ == 0 || token_.empty()) return Fail("no port or no admin token");
+    return true;
+  }
+
+  // Polls GET /readyz until it answers 200; returns ms since exec, or -1.
+  double WaitReadyz() {
+    auto c = NewClient();
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (Clock::now() < deadline) {
+      auto r = c->Do(Get("/readyz"));
+      if (r.ok() && r->status == 200) return Ms(Clock::now() - started_);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return -1;
+  }
+
+  // SIGTERM, then SIGKILL after 10 s. Returns the exit status (or -1).
+  int Stop() {
+    int status = -1;
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      const auto deadline = Clock::now() + std::chrono::seconds(10);
+      while (waitpid(pid_, &status, WNOHANG) == 0) {
+        if (Clock::now() > deadline) {
+          std::fprintf(stderr, "skiff did not stop on SIGTERM; killing it\n");
+          kill(pid_, SIGKILL);
+          waitpid(pid_, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      pid_ = -1;
+    }
+    if (drain_.joinable()) drain_.join();
+    return status;
+  }
+
+  std::unique_ptr<skiff::http::Client> NewClient() const {
+    skiff::http::ClientOptions o;
+    o.port = port_;
+    o.use_tls = true;
+    o.ca_file = ca_file_;
+    o.timeout = std::chrono::seconds(30);
+    return skiff::http::NewClient(o);
+  }
+
+  ClientRequest Get(const std::string& target) const { return Req("GET", target, ""); }
+  ClientRequest Req(const std::string& method, const std::string& target, std::string body) const {
+    ClientRequest r;
+    r.method = method;
+    r.target = target;
+    r.headers["Authorization"] = "Bearer " + token_;
+    r.headers["Accept"] = "application/json";
+    if (!body.empty()) r.headers["Content-Type"] = "application/json";
+    r.body = std::move(body);
+    return r;
+  }
+
+  pid_t pid() const { return pid_; }
+  uint16_t port() const { return port_; }
+  const std::string& token() const { return token_; }
+  double ready_line_ms() const { return ready_line_ms_; }
+  double reported_ms() const { return reported_ms_; }
+
+ private:
+  bool Fail(const std::string& why) {
+    std::fprintf(stderr, "skiff up (%s): %s\n", binary_.c_str(), why.c_str());
+    std::string log = ReadFile(dir_ + "/skiff.log");
+    if (log.size() > 4000) log = log.substr(log.size() - 4000);
+    std::fprintf(stderr, "--- %s/skiff.log (tail) ---\n%s\n", dir_.c_str(), log.c_str());
+    Stop();
+    return false;
+  }
+
+  std::string binary_, dir_;
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::thread drain_;
+  Clock::time_point started_;
+  uint16_t port_ = 0;
+  std::string token_, ca_file_;
+  double ready_line_ms_ = 0, reported_ms_ = 0;
+};
+
+struct LoadResult {
+  double rps = 0, p50_ms = 0, p99_ms = 0;
+  long requests = 0, errors = 0;
+  std::string first_error;
+};
+
+// `threads` clients, each on its own keep-alive connection (opened before the clock starts), send
+// requests made by `make(thread, i)` back to back for `seconds`.
+LoadResult Load(const Skiff& s, int threads, double seconds,
+                const std::function<ClientRequest(int, long)>& make, int want_status) {
+  std::vector<std::vector<double>> lat(threads);
+  std::vector<long> errors(threads, 0);
+  std::vector<std::string> first_error(threads);
+  std::vector<Clock::time_point> last(threads);
+  std::mutex mu;
+  std::condition_variable cv;
+  int connected = 0;
+  bool go = false;
+  Clock::time_point start, deadline;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&, t] {
+      auto c = s.NewClient();
+      auto warm = c->Do(s.Get("/readyz"));  // TLS handshake outside the measured window
+      lat[t].reserve(1 << 16);
+      {
+        std::unique_lock<std::mutex> l(mu);
+        if (!warm.ok()) ++errors[t], first_error[t] = warm.status().message();
+        ++connected;
+        cv.notify_all();
+        cv.wait(l, [&] { return go; });
+      }
+      long i = 0;
+      Clock::time_point now = Clock::now();
+      while (now < deadline) {
+        ClientRequest req = make(t, i++);
+        auto r = c->Do(req);
+        Clock::time_point done = Clock::now();
+        if (!r.ok() || r->status != want_status) {
+          if (errors[t]++ == 0) {
+            first_error[t] =
+                r.ok() ? "HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 300)
+                       : r.status().message();
+          }
+        } else {
+          lat[t].push_back(Ms(done - now));
+        }
+        now = done;
+      }
+      last[t] = now;
+    });
+  }
+  {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return connected == threads; });
+    start = Clock::now();
+    deadline =
+        start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    go = true;
+    cv.notify_all();
+  }
+  for (auto& th : ts) th.join();
+  LoadResult r;
+  std::vector<double> all;
+  Clock::time_point end = start;
+  for (int t = 0; t < threads; ++t) {
+    all.insert(all.end(), lat[t].begin(), lat[t].end());
+    r.errors += errors[t];
+    if (r.first_error.empty()) r.first_error = first_error[t];
+    end = std::max(end, last[t]);
+  }
+  r.requests = static_cast<long>(all.size());
+  r.rps = r.requests / (Ms(end - start) / 1000);
+  r.p50_ms = Quantile(all, 0.50);
+  r.p99_ms = Quantile(all, 0.99);
+  return r;
+}
+
+// Median of each figure over repetitions; errors add up.
+LoadResult MedianOf(const std::vector<LoadResult>& runs) {
+  LoadResult m;
+  std::vector<double> rps, p50, p99;
+  for (const auto& r : runs) {
+    rps.push_back(r.rps);
+    p50.push_back(r.p50_ms);
+    p99.push_back(r.p99_ms);
+    m.requests += r.requests;
+    m.errors += r.errors;
+    if (m.first_error.empty()) m.first_error = r.first_error;
+  }
+  m.rps = Median(rps);
+  m.p50_ms = Median(p50);
+  m.p99_ms = Median(p99);
+  return m;
+}
+
+// wrk's "1.23ms" / "850.00us" / "1.02s" in ms.
+double WrkMs(const std::string& v) {
+  double x = std::atof(v.c_str());
+  if (v.find("us") != std::string::npos) return x / 1000;
+  if (v.find("ms") != std::string::npos) return x;
+  if (v.find('m') != std::string::npos) return x * 60000;  // minutes
+  if (v.find('s') != std::string::npos) return x * 1000;
+  return x;
+}
+
+// `wrk` with 16 connections (2 threads, one per core) against one URL. nullopt if wrk is missing.
+std::optional<LoadResult> Wrk(const Skiff& s, const std::string& target, double seconds) {
+  if (access("/usr/bin/wrk", X_OK) != 0 && system("command -v wrk >/dev/null 2>&1") != 0) {
+    return std::nullopt;
+  }
+  std::string cmd = "wrk -t2 -c" + std::to_string(kThreads) + " -d" +
+                    std::to_string(static_cast<int>(seconds)) +
+                    "s --latency -H 'Authorization: Bearer " + s.token() +
+                    "' https://127.0.0.1:" + std::to_string(s.port()) + target + " 2>&1";
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  int rc = pclose(f);
+  LoadResult r;
+  std::istringstream in(out);
+  std::string line;
+  bool requests_seen = false;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string a, b;
+    ls >> a >> b;
+    if (a == "Requests/sec:") r.rps = std::atof(b.c_str()), requests_seen = true;
+    if (a == "50%") r.p50_ms = WrkMs(b);
+    if (a == "99%") r.p99_ms = WrkMs(b);
+    if (line.find("Non-2xx or 3xx responses:") != std::string::npos) {
+      r.errors += std::atol(line.c_str() + line.find(':') + 1);
+    }
+    if (line.find("Socket errors:") != std::string::npos) {
+      r.errors += 1;
+      if (r.first_error.empty()) r.first_error = line;
+    }
+    if (line.find(" requests in ") != std::string::npos) r.requests = std::atol(line.c_str());
+  }
+  if (rc != 0 || !requests_seen) {
+    r.errors += 1;
+    r.first_error = "wrk failed: " + out.substr(0, 500);
+  }
+  if (r.errors > 0 && r.first_error.empty()) r.first_error = "non-2xx responses from wrk";
+  return r;
+}
+
+std::string ConfigMap(const std::string& name) {
+  return "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" + name +
+         "\",\"labels\":{\"app\":\"bench\"}},\"data\":{\"config.yaml\":\"replicas: 3\\nimage: "
+         "skiff/ml\\nlearningRate: 0.01\\n\",\"owner\":\"apiserver-bench\"}}";
+}
+
+// A table row: figure | measured | target or peer.
+struct Row {
+  std::string figure;
+  std::string measured;
+  std::string against;
+};
+std::vector<Row> rows;
+bool failed = false;
+
+std::string Fmt(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+void AddLoadRows(const std::string& what, const LoadResult& r, const std::string& rps_against,
+                 const std::string& lat_against) {
+  std::string errs = r.errors ? " (" + std::to_string(r.errors) + " errors!)" : "";
+  rows.push_back({what + " req/s", Fmt("%.0f", r.rps) + errs, rps_against});
+  rows.push_back(
+      {what + " p50 / p99", Fmt("%.2f", r.p50_ms) + " / " + Fmt("%.2f ms", r.p99_ms), lat_against});
+  if (r.errors) {
+    failed = true;
+    std::fprintf(stderr, "%s: %ld errors, first: %s\n", what.c_str(), r.errors,
+                 r.first_error.c_str());
+  }
+}
+
+void PrintTable() {
+  size_t w0 = 6, w1 = 8;
+  for (const auto& r : rows)
+    w0 = std::max(w0, r.figure.size()), w1 = std::max(w1, r.measured.size());
+  std::printf("%-*s | %-*s | %s\n", static_cast<int>(w0), "figure", static_cast<int>(w1),
+              "measured", "target / peer");
+  std::printf("%s-+-%s-+-%s\n", std::string(w0, '-').c_str(), std::string(w1, '-').c_str(),
+              std::string(40, '-').c_str());
+  for (const auto& r : rows) {
+    std::printf("%-*s | %-*s | %s\n", static_cast<int>(w0), r.figure.c_str(), static_cast<int>(w1),
+                r.measured.c_str(), r.against.c_str());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  std::string binary;
+  if (argc > 1) {
+    binary = argv[1];
+  } else {
+    binary = (fs::read_symlink("/proc/self/exe").parent_path() / ".." / "bin" / "skiff")
+                 .lexically_normal()
+                 .string();
+  }
+  if (access(binary.c_str(), X_OK) != 0) {
+    std::fprintf(stderr, "apiserver_bench: no skiff binary at %s (pass its path)\n",
+                 binary.c_str());
+    return 1;
+  }
+  std::printf(
+      "apiserver_bench: %s over HTTPS (TLS, bearer token, CA verified), %d client "
+      "threads,\n  %.0f s per run, median of %d runs; %u CPUs\n",
+      binary.c_str(), kThreads, kSeconds, kReps, std::thread::hardware_concurrency());
+  std::fflush(stdout);
+
+  // 1. Cold starts on fresh data dirs: exec -> ready line, exec -> first 200 from GET /readyz.
+  {
+    std::vector<double> line_ms, readyz_ms, reported_ms;
+    for (int i = 0; i < kColdStarts; ++i) {
+      std::string dir = MakeTempDir("skiff-bench-cold");
+      {
+        Skiff s(binary, dir);
+        if (!s.Start()) return 1;
+        double rz = s.WaitReadyz();
+        if (rz < 0) {
+          std::fprintf(stderr, "GET /readyz never answered 200\n");
+          return 1;
+        }
+        line_ms.push_back(s.ready_line_ms());
+        readyz_ms.push_back(rz);
+        reported_ms.push_back(s.reported_ms());
+        int st = s.Stop();
+        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+          std::fprintf(stderr, "skiff up did not exit cleanly on SIGTERM (status %d)\n", st);
+          failed = true;
+        }
+      }
+      fs::remove_all(dir);
+    }
+    std::fprintf(stderr, "cold starts (ms, exec->ready line):");
+    for (double v : line_ms) std::fprintf(stderr, " %.0f", v);
+    std::fprintf(stderr, "\n");
+    rows.push_back({"time-to-ready: exec -> ready line (median of 5 cold)",
+                    Fmt("%.0f ms", Median(line_ms)), "target < 300 ms"});
+    rows.push_back({"time-to-ready: exec -> first GET /readyz 200",
+                    Fmt("%.0f ms", Median(readyz_ms)), "target < 300 ms"});
+    rows.push_back({"time-to-ready: as skiff reports it (in-process)",
+                    Fmt("%.0f ms", Median(reported_ms)), "(excludes exec, dynamic loading)"});
+  }
+
+  // 2. One server for the load runs.
+  std::string dir = MakeTempDir("skiff-bench");
+  Skiff s(binary, dir);
+  if (!s.Start() || s.WaitReadyz() < 0) return 1;
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  Rss idle = ReadRss(s.pid());
+  rows.push_back({"idle RSS after startup", Fmt("%.1f MiB", idle.rss), "target < 60 MB"});
+
+  // Seed: one ConfigMap to GET, 1000 to LIST (own namespace), a namespace for creates.
+  {
+    auto c = s.NewClient();
+    for (const char* ns : {"bench-list", "bench-create"}) {
+      auto r = c->Do(s.Req("POST", "/api/v1/namespaces",
+                           std::string("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",") +
+                               "\"metadata\":{\"name\":\"" + ns + "\"}}"));
+      if (!r.ok() || r->status != 201) {
+        std::fprintf(stderr, "create namespace %s failed: %s\n", ns,
+                     r.ok() ? r->body.c_str() : r.status().message().c_str());
+        return 1;
+      }
+    }
+    auto r = c->Do(s.Req("POST", "/api/v1/namespaces/default/configmaps", ConfigMap("bench-get")));
+    if (!r.ok() || r->status != 201) {
+      std::fprintf(stderr, "create configmap failed: %s\n",
+                   r.ok() ? r->body.c_str() : r.status().message().c_str());
+      return 1;
+    }
+    std::atomic<int> next{0}, bad{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < kThreads; ++t) {
+      ts.emplace_back([&] {
+        auto tc = s.NewClient();
+        for (int i; (i = next++) < kListSize;) {
+          auto r = tc->Do(s.Req("POST", "/api/v1/namespaces/bench-list/configmaps",
+                                ConfigMap("cm-" + std::to_string(i))));
+          if (!r.ok() || r->status != 201) ++bad;
+        }
+      });
+    }
+    for (auto& th : ts) th.join();
+    auto l = c->Do(s.Get("/api/v1/namespaces/bench-list/configmaps"));
+    size_t items = 0;
+    if (l.ok() && l->status == 200) {
+      auto j = skiff::ParseJson(l->body);
+      if (j.ok() && j->contains("items")) items = (*j)["items"].size();
+    }
+    if (bad > 0 || items != kListSize) {
+      std::fprintf(stderr, "seeding %d ConfigMaps failed: %d errors, LIST has %zu items\n",
+                   kListSize, bad.load(), items);
+      return 1;
+    }
+    std::fprintf(stderr, "seeded; LIST body is %zu bytes for %zu items\n", l->body.size(), items);
+  }
+
+  // 3. Load runs, interleaved so a noisy neighbour spreads over all of them.
+  const std::string get_target = "/api/v1/namespaces/default/configmaps/bench-get";
+  std::vector<LoadResult> health, get, post, list, wrk;
+  bool have_wrk = true;
+  for (int rep = 0; rep < kReps; ++rep) {
+    std::fprintf(stderr, "run %d/%d: healthz", rep + 1, kReps);
+    health.push_back(Load(
+        s, kThreads, kSeconds, [&](int, long) { return s.Get("/healthz"); }, 200));
+    std::fprintf(stderr, " get");
+    get.push_back(Load(
+        s, kThreads, kSeconds, [&](int, long) { return s.Get(get_target); }, 200));
+    std::fprintf(stderr, " wrk");
+    if (auto w = Wrk(s, get_target, kSeconds)) {
+      wrk.push_back(*w);
+    } else {
+      have_wrk = false;
+    }
+    std::fprintf(stderr, " post");
+    post.push_back(Load(
+        s, kThreads, kSeconds,
+        [&](int t, long i) {
+          return s.Req("POST", "/api/v1/namespaces/bench-create/configmaps",
+                       ConfigMap("r" + std::to_string(rep) + "-t" + std::to_string(t) + "-" +
+                                 std::to_string(i)));
+        },
+        201));
+    std::fprintf(stderr, " list\n");
+    list.push_back(Load(
+        s, kThreads, kSeconds,
+        [&](int, long) { return s.Get("/api/v1/namespaces/bench-list/configmaps"); }, 200));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  Rss after = ReadRss(s.pid());
+
+  LoadResult h = MedianOf(health), g = MedianOf(get), p = MedianOf(post), l = MedianOf(list);
+  std::string wrk_rps = "wrk not installed", wrk_lat = "wrk not installed";
+  std::optional<LoadResult> w;
+  if (have_wrk && !wrk.empty()) {
+    w = MedianOf(wrk);
+    wrk_rps = "wrk, same GET: " + Fmt("%.0f", w->rps) + "; /healthz ceiling: " + Fmt("%.0f", h.rps);
+    wrk_lat = "wrk: " + Fmt("%.2f", w->p50_ms) + " / " + Fmt("%.2f ms", w->p99_ms);
+  }
+  AddLoadRows("GET /healthz (HTTP+TLS ceiling)", h, "no target: fixed 2-byte body, no auth", "");
+  AddLoadRows("GET one ConfigMap", g, wrk_rps, wrk_lat);
+  if (w) {
+    AddLoadRows("wrk -c16 GET one ConfigMap", *w, "peer of the row above (wrk skips CA check)", "");
+  }
+  AddLoadRows("POST create ConfigMap", p, "no target; store_bench: raw store creates/s", "");
+  AddLoadRows("LIST 1000 ConfigMaps", l,
+              "no target; = " + Fmt("%.0f", l.rps * kListSize) + " objects/s",
+              "store_bench: store list 10000 < 50 ms");
+  rows.push_back({"idle RSS after load", Fmt("%.1f MiB", after.rss), "target < 60 MB"});
+  rows.push_back({"peak RSS (VmHWM) during load", Fmt("%.1f MiB", after.hwm), "(no target)"});
+
+  int st = s.Stop();
+  if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+    std::fprintf(stderr, "skiff up did not exit cleanly on SIGTERM (status %d)\n", st);
+    failed = true;
+  }
+  fs::remove_all(dir);
+
+  std::printf("\n");
+  PrintTable();
+  std::printf("(figures are medians of %d runs; latency p50/p99 over all requests of a run)\n",
+              kReps);
+  return failed ? 1 : 0;
+}
