@@ -5,6 +5,7 @@
 
 #include "apiserver/discovery.h"
 #include "apiserver/openapi.h"
+#include "apiserver/reviews.h"
 #include "apiserver/table.h"
 #include "common/log.h"
 
@@ -314,9 +315,16 @@ http::Reply ApiHandler::HandleResource(http::Request& req, const UserInfo& user,
   if (status_sub && !res.status_subresource) {
     return ErrorReply(Status::NotFound("the server could not find the requested resource"));
   }
-  if (!res.stored && req.method != "POST") {
-    return ErrorReply(Status(Code::kMethodNotAllowed,
-                             "the server does not allow this method on the requested resource"));
+  if (!res.stored) {
+    if (req.method != "POST" || !t.name.empty()) {
+      return ErrorReply(Status(Code::kMethodNotAllowed,
+                               "the server does not allow this method on the requested resource"));
+    }
+    auto review = DecodeReviewBody(res, req.Header("Content-Type"), req.body);
+    if (!review.ok()) return ErrorReply(review.status());
+    auto answered = AnswerReview(res, std::move(*review), user, authz_);
+    if (!answered.ok()) return ErrorReply(answered.status());
+    return JsonResponse(201, *answered);
   }
 
   std::vector<std::string> warnings;

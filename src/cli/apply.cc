@@ -88,12 +88,11 @@ class Applier {
         PrintError(io_.err, mapping.status());
       } else {
         const Json* ns = FindPath(obj, "metadata.namespace");
-        PrintClientError(io_.err, "resource mapping not found for name: \"" + name +
-                                      "\" namespace: \"" +
-                                      (ns && ns->is_string() ? ns->get<std::string>() : "") +
-                                      "\" from \"" + m.source + "\": " +
-                                      mapping.status().message() +
-                                      "\nensure CRDs are installed first");
+        PrintClientError(io_.err,
+                         "resource mapping not found for name: \"" + name + "\" namespace: \"" +
+                             (ns && ns->is_string() ? ns->get<std::string>() : "") + "\" from \"" +
+                             m.source + "\": " + mapping.status().message() +
+                             "\nensure CRDs are installed first");
       }
       return false;
     }
@@ -183,8 +182,8 @@ class Applier {
       Report(m, name, "unchanged");
       return true;
     }
-    auto patched = s_->client()->Patch(m.resource, ns, name, client::PatchType::kMerge, patch.dump(),
-                                       Write(kClientSideManager));
+    auto patched = s_->client()->Patch(m.resource, ns, name, client::PatchType::kMerge,
+                                       patch.dump(), Write(kClientSideManager));
     if (!patched.ok()) {
       PrintError(io_.err, patched.status(), "error when patching \"" + source + "\"");
       return false;
@@ -211,9 +210,8 @@ class Applier {
 
 Json ThreeWayMergePatch(const Json& original, const Json& modified, const Json& current) {
   Json changes = FilterNulls(CreateMergePatch(current, modified), false);
-  Json deletions = original.is_object()
-                       ? FilterNulls(CreateMergePatch(original, modified), true)
-                       : Json::object();
+  Json deletions = original.is_object() ? FilterNulls(CreateMergePatch(original, modified), true)
+                                        : Json::object();
   DeepMerge(&deletions, changes);
   return deletions;
 }

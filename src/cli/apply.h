@@ -5,8 +5,7 @@
 
 namespace skiff::cli {
 
-inline constexpr char kLastAppliedAnnotation[] =
-    "kubectl.kubernetes.io/last-applied-configuration";
+inline constexpr char kLastAppliedAnnotation[] = "kubectl.kubernetes.io/last-applied-configuration";
 
 // kubectl's three-way JSON merge patch: set what `modified` adds or changes relative to `current`
 // (the live object), and delete (null) what `original` (the last applied configuration) had and

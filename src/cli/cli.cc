@@ -6,6 +6,7 @@
 #include "apiserver/server.h"
 #include "common/file.h"
 #include "cli/client_commands.h"
+#include "cli/client_commands.h"
 #include "cli/up.h"
 #include "common/encoding.h"
 #include "common/pki.h"
@@ -77,6 +78,8 @@ int Main(int argc, char** argv) {
 
   ClientCommands client_commands(&app);
 
+  ClientCommands client_commands(&app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -92,6 +95,7 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (*kc_cmd) return PrintKubeconfig(data_dir, kc_server, kc_out);
+  if (auto rc = client_commands.Run(data_dir)) return *rc;
   if (auto rc = client_commands.Run(data_dir)) return *rc;
   return 1;
 }

@@ -19,7 +19,8 @@ class ClientCommands {
   explicit ClientCommands(CLI::App* app);
 
   // Runs the parsed client subcommand with std::cin/cout/cerr; nullopt when none was chosen.
-  // `data_dir` is the global --data-dir (where `skiff up` wrote its kubeconfig), "" for the default.
+  // `data_dir` is the global --data-dir (where `skiff up` wrote its kubeconfig), "" for the
+  // default.
   std::optional<int> Run(const std::string& data_dir);
 
  private:

@@ -54,7 +54,7 @@ struct DeleteOptions {
   std::string label_selector;
   bool all = false;
   bool ignore_not_found = false;
-  bool wait = true;           // like kubectl: return once the objects are gone
+  bool wait = true;             // like kubectl: return once the objects are gone
   int64_t timeout_seconds = 0;  // 0: wait as long as it takes
 };
 

@@ -90,11 +90,13 @@ void PrintAnnotations(TabWriter* w, const Json* annotations) {
     const std::string& key = shown[i].first;
     std::string value = shown[i].second;
     while (!value.empty() && value.back() == '\n') value.pop_back();
-    if (value.size() + key.size() + 2 > kMaxAnnotationLen || value.find('\n') != std::string::npos) {
+    if (value.size() + key.size() + 2 > kMaxAnnotationLen ||
+        value.find('\n') != std::string::npos) {
       w->Write(key + ":\n");
       std::stringstream lines(value);
       std::string line;
-      while (std::getline(lines, line)) w->Write("\t  " + Shorten(line, kMaxAnnotationLen - 2) + "\n");
+      while (std::getline(lines, line))
+        w->Write("\t  " + Shorten(line, kMaxAnnotationLen - 2) + "\n");
     } else {
       w->Write(key + ": " + value + "\n");
     }
@@ -108,29 +110,32 @@ std::string Str(const Json& obj, const char* path) {
 
 // The time an event last happened, for ordering: lastTimestamp, eventTime, firstTimestamp.
 std::string EventTime(const Json& e) {
-  for (const char* f : {"lastTimestamp", "series.lastObservedTime", "eventTime", "firstTimestamp"}) {
+  for (const char* f :
+       {"lastTimestamp", "series.lastObservedTime", "eventTime", "firstTimestamp"}) {
     std::string t = Str(e, f);
     if (!t.empty()) return t;
   }
   return Str(e, "metadata.creationTimestamp");
 }
 
-void PrintEvents(std::ostream& out, const Json& events, std::chrono::system_clock::time_point now) {
-  TabWriter w(0, 2);
+// Writes into the describer's own TabWriter, as kubectl does: "Events: <none>" aligns with the
+// fields above it, while a table of events starts a block of its own.
+void PrintEvents(std::ostream& out, TabWriter* w, const Json& events,
+                 std::chrono::system_clock::time_point now) {
   std::vector<Json> items;
   if (events.contains("items") && events["items"].is_array()) {
     items.assign(events["items"].begin(), events["items"].end());
   }
   if (items.empty()) {
-    w.Write("Events:\t<none>\n");
-    w.Flush(out);
+    w->Write("Events:\t<none>\n");
     return;
   }
+  w->Flush(out);
   std::stable_sort(items.begin(), items.end(), [](const Json& a, const Json& b) {
     return ParseTimestamp(EventTime(a)).value_or(0) < ParseTimestamp(EventTime(b)).value_or(0);
   });
-  w.Write("Events:\n  Type\tReason\tAge\tFrom\tMessage\n");
-  w.Write("  ----\t------\t----\t----\t-------\n");
+  w->Write("Events:\n  Type\tReason\tAge\tFrom\tMessage\n");
+  w->Write("  ----\t------\t----\t----\t-------\n");
   for (const Json& e : items) {
     std::string first = Str(e, "eventTime");
     if (first.empty()) first = Str(e, "firstTimestamp");
@@ -152,10 +157,9 @@ void PrintEvents(std::ostream& out, const Json& events, std::chrono::system_cloc
     while (!message.empty() && std::isspace(static_cast<unsigned char>(message.back()))) {
       message.pop_back();
     }
-    w.Write("  " + Str(e, "type") + "\t" + Str(e, "reason") + "\t" + interval + "\t" + source +
-            "\t" + message + "\n");
+    w->Write("  " + Str(e, "type") + "\t" + Str(e, "reason") + "\t" + interval + "\t" + source +
+             "\t" + message + "\n");
   }
-  w.Flush(out);
 }
 
 }  // namespace
@@ -215,8 +219,8 @@ std::string DescribeObject(const Json& object, const Json& events,
   PrintContent(&w, 0, object, "",
                {".metadata.name", ".metadata.namespace", ".metadata.labels",
                 ".metadata.annotations", ".metadata.managedFields"});
+  if (!events.is_null()) PrintEvents(out, &w, events, now);
   w.Flush(out);
-  if (!events.is_null()) PrintEvents(out, events, now);
   return out.str();
 }
 

@@ -79,8 +79,9 @@ class Getter {
       if (printed_tables++ > 0) io_.out << "\n";
       PrintTable(r.mapping, c, with_kind);
     }
-    if (objects && o != "name") PrintObjects(all_objects, requests->size() == 1 && any_named &&
-                                                              (*requests)[0].names.size() == 1);
+    if (objects && o != "name")
+      PrintObjects(all_objects,
+                   requests->size() == 1 && any_named && (*requests)[0].names.size() == 1);
     if (!objects && !failed_ && !any_named && printed_tables == 0) NoResources(*requests);
     return failed_ ? 1 : 0;
   }
@@ -97,8 +98,9 @@ class Getter {
   }
 
   void NoResources(const std::vector<ResourceRequest>& requests) {
-    const bool namespaced = std::any_of(requests.begin(), requests.end(),
-                                        [](const ResourceRequest& r) { return r.mapping.namespaced; });
+    const bool namespaced =
+        std::any_of(requests.begin(), requests.end(),
+                    [](const ResourceRequest& r) { return r.mapping.namespaced; });
     if (namespaced && !options_.all_namespaces) {
       io_.err << "No resources found in " << s_->default_namespace() << " namespace.\n";
     } else {
@@ -162,7 +164,8 @@ class Getter {
 
   void CollectTable(const ResourceRequest& r, Collected* c) {
     const std::string ns = Namespace(r.mapping);
-    for (const std::string& name : r.names) FetchTable(ResourcePath(r.mapping, ns, name), c, nullptr);
+    for (const std::string& name : r.names)
+      FetchTable(ResourcePath(r.mapping, ns, name), c, nullptr);
     if (!r.names.empty()) return;
     std::string next;
     do {

@@ -21,8 +21,7 @@ size_t Width(const std::string& s) {
 void TabWriter::Write(const std::string& text) {
   partial_ += text;
   size_t start = 0;
-  for (size_t nl = partial_.find('\n'); nl != std::string::npos;
-       nl = partial_.find('\n', start)) {
+  for (size_t nl = partial_.find('\n'); nl != std::string::npos; nl = partial_.find('\n', start)) {
     std::vector<std::string> cells;
     size_t cell_start = start;
     for (size_t i = start; i <= nl; ++i) {
@@ -156,7 +155,8 @@ bool IsTransportError(const Status& status) {
 
 void PrintError(std::ostream& err, const Status& status, const std::string& context) {
   if (status.ok()) return;
-  const std::string message = context.empty() ? status.message() : context + ": " + status.message();
+  const std::string message =
+      context.empty() ? status.message() : context + ": " + status.message();
   if (IsTransportError(status)) {
     err << "Unable to connect to the server: " << message << "\n";
     return;

@@ -88,10 +88,11 @@ StatusOr<std::vector<ResourceRequest>> ResolveResourceArgs(Session* session,
     for (const std::string& a : args) {
       const size_t slash = a.find('/');
       if (slash == std::string::npos || slash == 0 || slash + 1 == a.size()) {
-        return Status::BadRequest("there is no need to specify a resource type as a separate "
-                                  "argument when passing arguments in resource/name form "
-                                  "(e.g. 'skiff get resource/<resource_name>' instead of "
-                                  "'skiff get resource resource/<resource_name>'");
+        return Status::BadRequest(
+            "there is no need to specify a resource type as a separate "
+            "argument when passing arguments in resource/name form "
+            "(e.g. 'skiff get resource/<resource_name>' instead of "
+            "'skiff get resource resource/<resource_name>'");
       }
       auto m = session->ForArg(a.substr(0, slash));
       if (!m.ok()) return m.status();
@@ -109,8 +110,9 @@ StatusOr<std::vector<ResourceRequest>> ResolveResourceArgs(Session* session,
   std::vector<std::string> names(args.begin() + 1, args.end());
   for (const std::string& n : names) {
     if (n.find('/') != std::string::npos) {
-      return Status::BadRequest("there is no need to specify a resource type as a separate "
-                                "argument when passing arguments in resource/name form");
+      return Status::BadRequest(
+          "there is no need to specify a resource type as a separate "
+          "argument when passing arguments in resource/name form");
     }
   }
   std::stringstream types(args[0]);

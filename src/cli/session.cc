@@ -48,21 +48,36 @@ bool KubectlHasKubeconfig() {
 
 Code CodeForHttp(int http) {
   switch (http) {
-    case 400: return Code::kBadRequest;
-    case 401: return Code::kUnauthorized;
-    case 403: return Code::kForbidden;
-    case 404: return Code::kNotFound;
-    case 405: return Code::kMethodNotAllowed;
-    case 406: return Code::kNotAcceptable;
-    case 409: return Code::kConflict;
-    case 410: return Code::kGone;
-    case 413: return Code::kRequestEntityTooLarge;
-    case 415: return Code::kUnsupportedMediaType;
-    case 422: return Code::kInvalid;
-    case 429: return Code::kTooManyRequests;
-    case 503: return Code::kUnavailable;
-    case 504: return Code::kTimeout;
-    default: return http >= 500 ? Code::kInternal : Code::kBadRequest;
+    case 400:
+      return Code::kBadRequest;
+    case 401:
+      return Code::kUnauthorized;
+    case 403:
+      return Code::kForbidden;
+    case 404:
+      return Code::kNotFound;
+    case 405:
+      return Code::kMethodNotAllowed;
+    case 406:
+      return Code::kNotAcceptable;
+    case 409:
+      return Code::kConflict;
+    case 410:
+      return Code::kGone;
+    case 413:
+      return Code::kRequestEntityTooLarge;
+    case 415:
+      return Code::kUnsupportedMediaType;
+    case 422:
+      return Code::kInvalid;
+    case 429:
+      return Code::kTooManyRequests;
+    case 503:
+      return Code::kUnavailable;
+    case 504:
+      return Code::kTimeout;
+    default:
+      return http >= 500 ? Code::kInternal : Code::kBadRequest;
   }
 }
 
@@ -107,7 +122,8 @@ Status DecodeError(const http::Response& response) {
   if (body.ok() && body->is_object() && body->value("kind", "") == "Status") {
     const Json& b = *body;
     std::string message = b.value("message", "");
-    if (message.empty()) message = "the server responded with HTTP " + std::to_string(response.status);
+    if (message.empty())
+      message = "the server responded with HTTP " + std::to_string(response.status);
     Status s(CodeForHttp(response.status), message);
     const std::string reason = b.value("reason", "");
     if (response.status == 409 && reason == "AlreadyExists") {
@@ -121,8 +137,8 @@ Status DecodeError(const http::Response& response) {
     }
     return s;
   }
-  std::string text = response.body.size() > 512 ? response.body.substr(0, 512) + "..."
-                                                 : response.body;
+  std::string text =
+      response.body.size() > 512 ? response.body.substr(0, 512) + "..." : response.body;
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   if (text.empty()) text = "the server responded with HTTP " + std::to_string(response.status);
   return Status(CodeForHttp(response.status), text);
@@ -143,7 +159,7 @@ StatusOr<std::unique_ptr<Session>> Session::Open(const ConnectionFlags& flags) {
   if (!config.ok()) return config.status();
   std::unique_ptr<Session> s(new Session());
   s->config_ = *config;
-  s->namespace_ = !flags.namespace_.empty()       ? flags.namespace_
+  s->namespace_ = !flags.namespace_.empty()     ? flags.namespace_
                   : !config->namespace_.empty() ? config->namespace_
                                                 : "default";
 
@@ -248,7 +264,8 @@ Status Session::RefreshMapper() {
     if (!r.ok()) return r.status();
     if (r->status < 200 || r->status >= 300) return DecodeError(*r);
     auto parsed = ParseJson(r->body);
-    if (!parsed.ok()) return Status::Internal("undecodable discovery from " + std::string(paths[i]));
+    if (!parsed.ok())
+      return Status::Internal("undecodable discovery from " + std::string(paths[i]));
     docs[i] = std::move(*parsed);
   }
   auto mapper = RestMapper::FromAggregatedDiscovery(docs[0], docs[1]);

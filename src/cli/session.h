@@ -1,6 +1,7 @@
 // A CLI command's connection to the cluster: the kubeconfig resolved (with skiff's own kubeconfig
 // as the last fallback), a client::Client for the ordinary verbs, raw HTTP for what that
-// interface does not carry (discovery, Table output, pod logs), and a RestMapper built on first use.
+// interface does not carry (discovery, Table output, pod logs), and a RestMapper built on first
+// use.
 #pragma once
 
 #include <functional>

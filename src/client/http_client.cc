@@ -48,9 +48,11 @@ StatusOr<ServerUrl> ParseServer(const std::string& server) {
   std::string port;
   if (!authority.empty() && authority[0] == '[') {  // [::1]:6443
     size_t close = authority.find(']');
-    if (close == std::string::npos) return Status::BadRequest("server \"" + server + "\": bad IPv6 host");
+    if (close == std::string::npos)
+      return Status::BadRequest("server \"" + server + "\": bad IPv6 host");
     u.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
+    if (close + 1 < authority.size() && authority[close + 1] == ':')
+      port = authority.substr(close + 2);
   } else {
     size_t colon = authority.rfind(':');
     u.host = authority.substr(0, colon);
@@ -71,21 +73,36 @@ StatusOr<ServerUrl> ParseServer(const std::string& server) {
 
 Code CodeForHttp(int http, const std::string& reason) {
   switch (http) {
-    case 400: return Code::kBadRequest;
-    case 401: return Code::kUnauthorized;
-    case 403: return Code::kForbidden;
-    case 404: return Code::kNotFound;
-    case 405: return Code::kMethodNotAllowed;
-    case 406: return Code::kNotAcceptable;
-    case 409: return reason == "AlreadyExists" ? Code::kAlreadyExists : Code::kConflict;
-    case 410: return Code::kGone;
-    case 413: return Code::kRequestEntityTooLarge;
-    case 415: return Code::kUnsupportedMediaType;
-    case 422: return Code::kInvalid;
-    case 429: return Code::kTooManyRequests;
-    case 503: return Code::kUnavailable;
-    case 504: return Code::kTimeout;
-    default: return http >= 500 ? Code::kInternal : Code::kBadRequest;
+    case 400:
+      return Code::kBadRequest;
+    case 401:
+      return Code::kUnauthorized;
+    case 403:
+      return Code::kForbidden;
+    case 404:
+      return Code::kNotFound;
+    case 405:
+      return Code::kMethodNotAllowed;
+    case 406:
+      return Code::kNotAcceptable;
+    case 409:
+      return reason == "AlreadyExists" ? Code::kAlreadyExists : Code::kConflict;
+    case 410:
+      return Code::kGone;
+    case 413:
+      return Code::kRequestEntityTooLarge;
+    case 415:
+      return Code::kUnsupportedMediaType;
+    case 422:
+      return Code::kInvalid;
+    case 429:
+      return Code::kTooManyRequests;
+    case 503:
+      return Code::kUnavailable;
+    case 504:
+      return Code::kTimeout;
+    default:
+      return http >= 500 ? Code::kInternal : Code::kBadRequest;
   }
 }
 
@@ -123,9 +140,9 @@ Status DecodeError(const http::Response& r) {
     return DecodeStatusObject(r.status, *body);
   }
   std::string text = r.body.size() > 512 ? r.body.substr(0, 512) + "..." : r.body;
-  Json fake = {{"message", text.empty() ? "the server responded with HTTP " +
-                                              std::to_string(r.status)
-                                        : text}};
+  Json fake = {{"message", text.empty()
+                               ? "the server responded with HTTP " + std::to_string(r.status)
+                               : text}};
   return DecodeStatusObject(r.status, fake);
 }
 
@@ -158,10 +175,14 @@ void AddWriteOptions(Query* q, const WriteOptions& o, bool apply) {
 
 const char* PatchContentType(PatchType type) {
   switch (type) {
-    case PatchType::kMerge: return "application/merge-patch+json";
-    case PatchType::kJson: return "application/json-patch+json";
-    case PatchType::kStrategicMerge: return "application/strategic-merge-patch+json";
-    case PatchType::kApply: return "application/apply-patch+yaml";
+    case PatchType::kMerge:
+      return "application/merge-patch+json";
+    case PatchType::kJson:
+      return "application/json-patch+json";
+    case PatchType::kStrategicMerge:
+      return "application/strategic-merge-patch+json";
+    case PatchType::kApply:
+      return "application/apply-patch+yaml";
   }
   return "application/merge-patch+json";
 }

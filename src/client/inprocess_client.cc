@@ -66,7 +66,8 @@ class InProcessClient : public Client {
     }
     Json meta = {{"resourceVersion", std::to_string(listed->resource_version)}};
     if (!listed->continue_token.empty()) meta["continue"] = listed->continue_token;
-    if (listed->remaining_item_count >= 0) meta["remainingItemCount"] = listed->remaining_item_count;
+    if (listed->remaining_item_count >= 0)
+      meta["remainingItemCount"] = listed->remaining_item_count;
     return Json{{"apiVersion", res->ApiVersion()},
                 {"kind", res->list_kind},
                 {"metadata", std::move(meta)},

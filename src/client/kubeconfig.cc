@@ -1,5 +1,5 @@
-// Kubeconfig loading: resolves one context to a ClusterConfig the way kubectl does (current-context,
-// file paths relative to the kubeconfig, *-data fields base64).
+// Kubeconfig loading: resolves one context to a ClusterConfig the way kubectl does
+// (current-context, file paths relative to the kubeconfig, *-data fields base64).
 #include "client/kubeconfig.h"
 
 #include <openssl/evp.h>
@@ -88,7 +88,8 @@ class Loader {
     std::string file = Str(obj, field.c_str());
     if (file.empty()) return Status::Ok();
     std::string resolved = Resolve(file);
-    if (!ReadWholeFile(resolved, out)) return Error("cannot read " + where + "." + field + " " + resolved);
+    if (!ReadWholeFile(resolved, out))
+      return Error("cannot read " + where + "." + field + " " + resolved);
     return Status::Ok();
   }
 
@@ -126,8 +127,8 @@ class Loader {
         it != cluster->end() && it->is_boolean()) {
       out.insecure_skip_tls_verify = it->get<bool>();
     }
-    SKIFF_RETURN_IF_ERROR(
-        ReadPem(*cluster, "certificate-authority", "cluster \"" + cluster_name + "\"", &out.ca_pem));
+    SKIFF_RETURN_IF_ERROR(ReadPem(*cluster, "certificate-authority",
+                                  "cluster \"" + cluster_name + "\"", &out.ca_pem));
 
     if (!user_name.empty()) {
       const Json* user = FindNamed(config, "users", "user", user_name);

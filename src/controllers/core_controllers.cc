@@ -6,7 +6,8 @@ namespace skiff::controllers {
 
 Status StartCoreControllers(Manager& mgr, client::Client* client, api::ResourceRegistry* registry,
                             CoreControllerOptions options) {
-  if (!client || !registry) return Status::Internal("core controllers need a client and a registry");
+  if (!client || !registry)
+    return Status::Internal("core controllers need a client and a registry");
   if (!registry->Find("", "v1", "namespaces")) {
     return Status::Internal("the registry does not serve core/v1 namespaces");
   }

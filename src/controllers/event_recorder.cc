@@ -34,10 +34,10 @@ bool EventRecorder::Create(const std::string& key, const Json& involved, const s
   // Events about cluster-scoped objects live in "default", as kubectl describe looks for them.
   const std::string ns = obj_ns.empty() ? "default" : obj_ns;
   char hex[32];
-  std::snprintf(hex, sizeof(hex), "%llx",
-                static_cast<unsigned long long>(
-                    std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch())
-                        .count()));
+  std::snprintf(
+      hex, sizeof(hex), "%llx",
+      static_cast<unsigned long long>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count()));
   const std::string name = NameOf(involved) + "." + hex;
 
   Json ref = {{"kind", involved.value("kind", "")},
@@ -91,8 +91,8 @@ void EventRecorder::Event(const Json& involved_object, const std::string& type,
   Seen seen = it->second;
   const int64_t count = seen.count + 1;
   Json patch = {{"count", count}, {"lastTimestamp", FormatRfc3339(now)}};
-  auto patched = client_->Patch(kEventsResource, seen.ns, seen.name, client::PatchType::kMerge,
-                                patch.dump());
+  auto patched =
+      client_->Patch(kEventsResource, seen.ns, seen.name, client::PatchType::kMerge, patch.dump());
   if (!patched.ok()) {
     if (patched.status().code() == Code::kNotFound) {
       // Someone deleted the Event (or it expired): start a new one.

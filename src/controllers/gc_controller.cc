@@ -390,8 +390,8 @@ StatusOr<Result> GarbageCollector::AttemptToDelete(const std::string& uid) {
   } else {
     opts.propagation_policy = "Background";
   }
-  SKIFF_LOG(Info) << "garbage collector: deleting " << r.plural << " " << ObjectKeyOf(*live)
-                  << " (" << opts.propagation_policy << "): its owners are gone";
+  SKIFF_LOG(Info) << "garbage collector: deleting " << r.plural << " " << ObjectKeyOf(*live) << " ("
+                  << opts.propagation_policy << "): its owners are gone";
   auto deleted = client_->Delete(r, node.ns, node.name, opts);
   if (!deleted.ok() && deleted.status().code() != Code::kNotFound &&
       deleted.status().code() != Code::kConflict) {

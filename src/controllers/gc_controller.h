@@ -49,8 +49,7 @@ struct GcOptions {
 class GarbageCollector : public Runnable {
  public:
   // `client` and `registry` must outlive the collector.
-  GarbageCollector(client::Client* client, api::ResourceRegistry* registry,
-                   GcOptions options = {});
+  GarbageCollector(client::Client* client, api::ResourceRegistry* registry, GcOptions options = {});
   ~GarbageCollector() override;
 
   void Start() override;
@@ -100,8 +99,7 @@ class GarbageCollector : public Runnable {
                          const std::set<std::string>& uids);
   Status RemoveFinalizer(const client::Resource& r, const std::string& ns, const Json& live,
                          const std::string& finalizer);
-  bool LookupNode(const std::string& uid, Node* node, client::Resource* resource,
-                  bool* namespaced);
+  bool LookupNode(const std::string& uid, Node* node, client::Resource* resource, bool* namespaced);
 
   client::Client* const client_;
   api::ResourceRegistry* const registry_;

@@ -283,8 +283,7 @@ void Informer::Upsert(Json obj) {
     auto it = cache_.find(key);
     if (it != cache_.end()) {
       old = it->second;
-      if (ResourceVersionOf(*old) == ResourceVersionOf(*ptr) &&
-          !ResourceVersionOf(*ptr).empty()) {
+      if (ResourceVersionOf(*old) == ResourceVersionOf(*ptr) && !ResourceVersionOf(*ptr).empty()) {
         return;  // already seen (e.g. replayed after a re-watch)
       }
       it->second = ptr;

@@ -107,9 +107,9 @@ class Informer {
 
   mutable std::mutex run_mu_;
   mutable std::condition_variable run_cv_;
-  bool stop_ = false;                              // GUARDED_BY(run_mu_)
-  bool started_ = false;                           // GUARDED_BY(run_mu_)
-  client::WatchStream* current_watch_ = nullptr;   // GUARDED_BY(run_mu_)
+  bool stop_ = false;                             // GUARDED_BY(run_mu_)
+  bool started_ = false;                          // GUARDED_BY(run_mu_)
+  client::WatchStream* current_watch_ = nullptr;  // GUARDED_BY(run_mu_)
   std::atomic<bool> synced_{false};
   std::thread thread_;
 };

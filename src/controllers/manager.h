@@ -159,10 +159,10 @@ class Manager {
   bool started_ = false;  // GUARDED_BY(mu_)
   bool stopped_ = false;  // GUARDED_BY(mu_)
   // Declared before informers_ so informers (whose handlers call into controllers) die first.
-  std::vector<std::unique_ptr<Controller>> controllers_;  // GUARDED_BY(mu_)
-  std::vector<std::unique_ptr<Runnable>> runnables_;      // GUARDED_BY(mu_)
+  std::vector<std::unique_ptr<Controller>> controllers_;        // GUARDED_BY(mu_)
+  std::vector<std::unique_ptr<Runnable>> runnables_;            // GUARDED_BY(mu_)
   std::map<std::string, std::unique_ptr<Informer>> informers_;  // GUARDED_BY(mu_)
-  std::map<std::string, std::string> kinds_;             // GUARDED_BY(mu_)
+  std::map<std::string, std::string> kinds_;                    // GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::controllers

@@ -99,8 +99,8 @@ StatusOr<Result> NamespaceReconciler::Reconcile(const Request& request) {
     Json patch = {{"metadata",
                    {{"finalizers", keep.empty() ? Json(nullptr) : keep},
                     {"resourceVersion", ResourceVersionOf(*fresh)}}}};
-    auto patched = client_->Patch(kNamespacesResource, "", name, client::PatchType::kMerge,
-                                  patch.dump());
+    auto patched =
+        client_->Patch(kNamespacesResource, "", name, client::PatchType::kMerge, patch.dump());
     if (!patched.ok() && patched.status().code() != Code::kNotFound) return patched.status();
     SKIFF_LOG(Info) << "namespace " << name << ": content removed, finalizing";
     return Result{};

@@ -1,6 +1,6 @@
-// The reconciler contract (controller-runtime's): a reconciler gets the key of one object, reads the
-// current state, takes one step toward the desired state, and says whether to come back. It never
-// sees the event that woke it, so it must be idempotent and level-triggered.
+// The reconciler contract (controller-runtime's): a reconciler gets the key of one object, reads
+// the current state, takes one step toward the desired state, and says whether to come back. It
+// never sees the event that woke it, so it must be idempotent and level-triggered.
 #pragma once
 
 #include <chrono>

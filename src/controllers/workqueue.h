@@ -76,12 +76,12 @@ class WorkQueue {
   RateLimiter limiter_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> queue_;                       // GUARDED_BY(mu_)
-  std::set<std::string> dirty_;                         // GUARDED_BY(mu_): queued or re-queued
-  std::set<std::string> processing_;                    // GUARDED_BY(mu_)
+  std::deque<std::string> queue_;                          // GUARDED_BY(mu_)
+  std::set<std::string> dirty_;                            // GUARDED_BY(mu_): queued or re-queued
+  std::set<std::string> processing_;                       // GUARDED_BY(mu_)
   std::multimap<Clock::time_point, std::string> delayed_;  // GUARDED_BY(mu_)
   std::unordered_map<std::string, Clock::time_point> delayed_at_;  // GUARDED_BY(mu_)
-  bool shutting_down_ = false;                          // GUARDED_BY(mu_)
+  bool shutting_down_ = false;                                     // GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::controllers

@@ -22,9 +22,12 @@ enum class Transport { kInProcess, kHttp, kHttps };
 
 std::string Name(const ::testing::TestParamInfo<Transport>& info) {
   switch (info.param) {
-    case Transport::kInProcess: return "InProcess";
-    case Transport::kHttp: return "Http";
-    case Transport::kHttps: return "Https";
+    case Transport::kInProcess:
+      return "InProcess";
+    case Transport::kHttp:
+      return "Http";
+    case Transport::kHttps:
+      return "Https";
   }
   return "Unknown";
 }
@@ -256,9 +259,9 @@ TEST_P(ClientTest, WatchDeliversChangesInOrder) {
   ASSERT_TRUE(watch.ok()) << watch.status().ToString();
 
   ASSERT_TRUE(client_->Create(kConfigMaps, "default", ConfigMap("w", "1")).ok());
-  ASSERT_TRUE(client_->Patch(kConfigMaps, "default", "w", PatchType::kMerge,
-                             R"({"data":{"key":"2"}})")
-                  .ok());
+  ASSERT_TRUE(
+      client_->Patch(kConfigMaps, "default", "w", PatchType::kMerge, R"({"data":{"key":"2"}})")
+          .ok());
   ASSERT_TRUE(client_->Delete(kConfigMaps, "default", "w").ok());
 
   std::vector<std::string> types;

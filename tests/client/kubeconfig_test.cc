@@ -45,9 +45,7 @@ contexts:
   context: {cluster: missing, user: admin}
 )";
 
-void Write(const std::string& path, const std::string& content) {
-  std::ofstream(path) << content;
-}
+void Write(const std::string& path, const std::string& content) { std::ofstream(path) << content; }
 
 TEST(KubeconfigTest, ResolvesTheCurrentContext) {
   TempDir dir;

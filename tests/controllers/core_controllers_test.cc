@@ -1,11 +1,12 @@
 // The garbage collector, the namespace controller and the event recorder, running in a Manager
 // over the in-process client, observed only through the API as a user would.
+#include "controllers/core_controllers.h"
+
 #include <gtest/gtest.h>
 
 #include "../client/test_util.h"
 #include "apiserver/server.h"
 #include "client/http_client.h"
-#include "controllers/core_controllers.h"
 #include "controllers/event_recorder.h"
 #include "controllers/namespace_controller.h"
 #include "controllers/object_meta.h"
@@ -61,11 +62,12 @@ TEST_F(CoreControllersTest, BackgroundDeletionRemovesDependents) {
   ASSERT_TRUE(owner.ok());
   ASSERT_TRUE(env_.client->Create(kSecrets, "default", OwnedSecret("dep1", *owner)).ok());
   ASSERT_TRUE(env_.client->Create(kSecrets, "default", OwnedSecret("dep2", *owner)).ok());
-  ASSERT_TRUE(env_.client->Create(kSecrets, "default",
-                                  Json{{"apiVersion", "v1"},
-                                       {"kind", "Secret"},
-                                       {"metadata", {{"name", "bystander"}}}})
-                  .ok());
+  ASSERT_TRUE(
+      env_.client
+          ->Create(
+              kSecrets, "default",
+              Json{{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "bystander"}}}})
+          .ok());
 
   ASSERT_TRUE(env_.client->Delete(kConfigMaps, "default", "owner").ok());
   EXPECT_TRUE(EventuallyGone(kSecrets, "default", "dep1"));
@@ -204,9 +206,9 @@ TEST_F(CoreControllersTest, ANamespaceWaitsForFinalizersAndSaysSo) {
   EXPECT_EQ(condition(ns, "NamespaceContentRemaining").value("status", ""), "True");
   EXPECT_NE(condition(ns, "NamespaceContentRemaining").value("message", "").find("configmaps"),
             std::string::npos);
-  EXPECT_NE(condition(ns, "NamespaceFinalizersRemaining").value("message", "").find(
-                "example.com/hold"),
-            std::string::npos);
+  EXPECT_NE(
+      condition(ns, "NamespaceFinalizersRemaining").value("message", "").find("example.com/hold"),
+      std::string::npos);
   EXPECT_EQ(ns["status"]["phase"], "Terminating");
 
   ASSERT_TRUE(env_.client
@@ -225,7 +227,9 @@ TEST_F(CoreControllersTest, KindsAddedLaterAreCollectedToo) {
        {{"group", "example.com"},
         {"scope", "Namespaced"},
         {"names",
-         {{"plural", "widgets"}, {"singular", "widget"}, {"kind", "Widget"},
+         {{"plural", "widgets"},
+          {"singular", "widget"},
+          {"kind", "Widget"},
           {"listKind", "WidgetList"}}},
         {"versions",
          {{{"name", "v1"},
@@ -280,9 +284,9 @@ TEST(CoreControllersHttpTest, GarbageCollectionOverHttp) {
       return !got.ok() && got.status().code() == Code::kNotFound;
     }));
 
-    http->Create(kNamespaces, "", Json{{"apiVersion", "v1"},
-                                       {"kind", "Namespace"},
-                                       {"metadata", {{"name", "remote-ns"}}}});
+    http->Create(
+        kNamespaces, "",
+        Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "remote-ns"}}}});
     ASSERT_TRUE(http->Create(kConfigMaps, "remote-ns", ConfigMap("content")).ok());
     ASSERT_TRUE(http->Delete(kNamespaces, "", "remote-ns").ok());
     EXPECT_TRUE(Eventually([&] {
@@ -349,8 +353,7 @@ TEST(EventRecorderTest, ADeletedEventIsRecreated) {
   recorder.Event(*cm, "Normal", "Created", "made it");
   auto events = env.client->List(kEventsResource, "default", {});
   ASSERT_EQ((*events)["items"].size(), 1u);
-  ASSERT_TRUE(
-      env.client->Delete(kEventsResource, "default", NameOf((*events)["items"][0])).ok());
+  ASSERT_TRUE(env.client->Delete(kEventsResource, "default", NameOf((*events)["items"][0])).ok());
   clock.now += std::chrono::seconds(1);
   recorder.Event(*cm, "Normal", "Created", "made it");
   events = env.client->List(kEventsResource, "default", {});

@@ -83,8 +83,8 @@ TEST(InformerTest, CachesObjectsAndReportsChanges) {
       },
       [&](const ObjectPtr& old_obj, const ObjectPtr& o) {
         std::lock_guard<std::mutex> l(mu);
-        events.push_back("update " + NameOf(*o) + " " + (*old_obj)["data"].value("key", "") +
-                         "->" + (*o)["data"].value("key", ""));
+        events.push_back("update " + NameOf(*o) + " " + (*old_obj)["data"].value("key", "") + "->" +
+                         (*o)["data"].value("key", ""));
       },
       [&](const ObjectPtr& o) {
         std::lock_guard<std::mutex> l(mu);
@@ -203,14 +203,15 @@ TEST(ManagerTest, ErrorsAndRequeuesComeBack) {
   InProcessEnv env;
   Manager mgr(env.client.get());
   std::atomic<int> calls{0};
-  Controller* c = mgr.NewController("flaky").For(kConfigMaps).Complete(
-      [&](const Request& r) -> StatusOr<Result> {
-        int n = ++calls;
-        if (n == 1) return Status::Internal("transient");
-        if (n == 2) return Result{.requeue = true};
-        if (n == 3) return Result{.requeue_after = std::chrono::milliseconds(10)};
-        return Result{};
-      });
+  Controller* c = mgr.NewController("flaky")
+                      .For(kConfigMaps)
+                      .Complete([&](const Request& r) -> StatusOr<Result> {
+                        int n = ++calls;
+                        if (n == 1) return Status::Internal("transient");
+                        if (n == 2) return Result{.requeue = true};
+                        if (n == 3) return Result{.requeue_after = std::chrono::milliseconds(10)};
+                        return Result{};
+                      });
   ASSERT_TRUE(env.client->Create(kConfigMaps, "default", ConfigMap("x")).ok());
   mgr.Start();
   EXPECT_TRUE(Eventually([&] { return calls.load() >= 4; }));

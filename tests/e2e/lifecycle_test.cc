@@ -25,6 +25,10 @@ std::set<std::string> Lines(const std::string& text) {
   return out;
 }
 
+std::string ConfigMap(const std::string& name) {
+  return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + "}\ndata: {a: \"1\"}\n";
+}
+
 std::string IntegrityCheck(const SkiffServer& server) {
   ProcessResult r =
       RunProcess({"sqlite3", (server.data_dir() / "store.db").string(), "PRAGMA integrity_check"},
@@ -89,7 +93,7 @@ TEST(Lifecycle, ObjectsSurviveARestart) {
   TempDir work;
   SkiffServer server(work.path());
   ASSERT_EQ(server.Start(), "");
-  ProcessResult r = server.Kubectl({"create", "configmap", "keep-me", "--from-literal=a=1"});
+  ProcessResult r = server.Kubectl({"create", "-f", "-"}, ConfigMap("keep-me"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_EQ(server.Stop(), 0) << server.log();
 
@@ -135,7 +139,7 @@ TEST(Lifecycle, AcknowledgedWritesSurviveKill9) {
   EXPECT_LE(present.size(), acknowledged.size() + 1);
 
   // And the restarted server still takes writes.
-  ProcessResult r = server.Kubectl({"create", "configmap", "after-crash", "--from-literal=a=1"});
+  ProcessResult r = server.Kubectl({"create", "-f", "-"}, ConfigMap("after-crash"));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(server.Stop(), 0);
   EXPECT_EQ(IntegrityCheck(server), "ok\n") << "after restart and clean stop";

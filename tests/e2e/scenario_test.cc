@@ -311,18 +311,18 @@ class ScenarioRunner {
     if (it == background_.end()) return "no background command named `" + name + "`";
     Process& p = it->second;
     const Json expect = step.value("expect", Json::object());
-    const auto needles = StringList(expect.value("stdout_contains", Json()));
+    Json output_only = expect;  // what must show up in the output before it is stopped
+    if (output_only.is_object()) output_only["exit"] = "any";
     const auto deadline =
         Clock::now() + ParseDuration(step.value("timeout", Json()), milliseconds(10000));
     while (Clock::now() < deadline && p.running()) {
-      const std::string out = p.out();
-      if (std::all_of(needles.begin(), needles.end(),
-                      [&](const std::string& n) { return out.find(n) != std::string::npos; })) {
-        break;
-      }
+      ProcessResult so_far{.exit_code = -1, .timed_out = false, .out = p.out(), .err = p.err()};
+      if (CheckExpect(output_only, so_far, -1).empty()) break;
       std::this_thread::sleep_for(milliseconds(50));
     }
-    const ProcessResult r = p.Finish(milliseconds(0));
+    if (p.running()) p.Kill(SIGTERM);
+    ProcessResult r = p.Finish(milliseconds(3000));
+    r.timed_out = false;  // stopping it is the point
     background_.erase(it);
     const std::string problems = CheckExpect(expect, r, -1);
     return problems.empty() ? "" : "background `" + name + "`:\n" + problems + Describe(r);
