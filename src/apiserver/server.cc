@@ -84,11 +84,18 @@ StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options) 
     if (!st.ok()) return st.status();
     s->store_ = std::move(*st);
   }
+  auto t0 = std::chrono::steady_clock::now();
+  auto elapsed_ms = [&t0] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  };
+  SKIFF_LOG(Debug) << "store opened in " << elapsed_ms() << " ms";
   SKIFF_RETURN_IF_ERROR(s->registry_.LoadBuiltins());
+  SKIFF_LOG(Debug) << "built-in kinds loaded at " << elapsed_ms() << " ms";
   s->api_ = std::make_unique<ObjectApi>(&s->registry_, s->store_.get(), Clock::Real());
   s->api_->AddAdmissionPlugin(std::make_unique<CoreAdmission>());
   SKIFF_RETURN_IF_ERROR(s->Bootstrap());
   SKIFF_RETURN_IF_ERROR(s->StartCrdSync());
+  SKIFF_LOG(Debug) << "bootstrap done at " << elapsed_ms() << " ms";
 
   AuthenticatorOptions ao;
   ao.tokens[s->admin_token_] = UserInfo{"admin", {"system:masters"}};
@@ -118,6 +125,7 @@ StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options) 
   ApiHandler* handler = s->handler_.get();
   s->http_ = http::NewServer(ho, [handler](http::Request& r) { return handler->Handle(r); });
   SKIFF_RETURN_IF_ERROR(s->http_->Start());
+  SKIFF_LOG(Debug) << "serving at " << elapsed_ms() << " ms";
   return s;
 }
 
