@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -14,6 +15,100 @@
 #include "api/schema.h"
 
 namespace skiff::api {
+namespace {
+
+constexpr std::string_view kDefinitionRef = "#/definitions/";
+
+// Calls `fn` with the definition name of every $ref under `schema`.
+template <typename Fn>
+void ForEachRef(const Json& schema, const Fn& fn) {
+  if (schema.is_object()) {
+    auto ref = schema.find("$ref");
+    if (ref != schema.end() && ref->is_string()) {
+      const std::string& r = ref->get_ref<const std::string&>();
+      fn(r.rfind(kDefinitionRef, 0) == 0 ? r.substr(kDefinitionRef.size()) : r);
+    }
+    for (const auto& [key, value] : schema.items()) ForEachRef(value, fn);
+  } else if (schema.is_array()) {
+    for (const Json& v : schema) ForEachRef(v, fn);
+  }
+}
+
+// The first $ref under `schema` that names no definition, or "".
+std::string FirstUnknownRef(const Json& schema, const Json& definitions) {
+  std::string missing;
+  ForEachRef(schema, [&](const std::string& name) {
+    if (missing.empty() && !definitions.contains(name)) missing = name;
+  });
+  return missing;
+}
+
+// Definitions must not refer to themselves (directly or through others), or expansion would not
+// end; every reference must name a definition.
+Status CheckDefinitionCycles(const Json& definitions, std::string* where) {
+  std::map<std::string, std::vector<std::string>> edges;
+  for (const auto& [name, schema] : definitions.items()) {
+    ForEachRef(schema, [&](const std::string& to) { edges[name].push_back(to); });
+  }
+  std::map<std::string, int> state;  // 0 new, 1 on the path, 2 done
+  std::vector<std::string> path;
+  std::function<Status(const std::string&)> visit = [&](const std::string& n) -> Status {
+    if (!definitions.contains(n)) return Status::Invalid("unknown definition \"" + n + "\"");
+    if (state[n] == 2) return Status::Ok();
+    if (state[n] == 1) {
+      std::string cycle;
+      for (const auto& p : path) cycle += p + " -> ";
+      *where = n;
+      return Status::Invalid("$ref cycle: " + cycle + n);
+    }
+    state[n] = 1;
+    path.push_back(n);
+    for (const std::string& to : edges[n]) {
+      *where = n;
+      SKIFF_RETURN_IF_ERROR(visit(to));
+    }
+    path.pop_back();
+    state[n] = 2;
+    return Status::Ok();
+  };
+  for (const auto& [name, schema] : definitions.items()) SKIFF_RETURN_IF_ERROR(visit(name));
+  return Status::Ok();
+}
+
+}  // namespace
+
+struct ResourceInfo::SchemaHolder {
+  std::once_flag once;
+  Json raw;
+  std::shared_ptr<const Json> definitions;  // null: `raw` has no $refs
+  Json resolved;
+};
+
+const Json& ResourceInfo::schema() const {
+  static const Json kEmpty = Json::object();
+  if (!schema_holder) return kEmpty;
+  SchemaHolder& h = *schema_holder;
+  std::call_once(h.once, [&h] {
+    if (!h.definitions) {
+      h.resolved = std::move(h.raw);
+      return;
+    }
+    auto resolved = ResolveRefs(h.raw, *h.definitions);
+    // References were checked when the definitions were loaded, so this cannot fail in practice.
+    h.resolved = resolved.ok() ? std::move(*resolved) : std::move(h.raw);
+    h.raw = Json();
+  });
+  return h.resolved;
+}
+
+void ResourceInfo::set_schema(Json schema) { set_schema(std::move(schema), nullptr); }
+
+void ResourceInfo::set_schema(Json unresolved, std::shared_ptr<const Json> definitions) {
+  schema_holder = std::make_shared<SchemaHolder>();
+  schema_holder->raw = std::move(unresolved);
+  schema_holder->definitions = std::move(definitions);
+}
+
 namespace {
 
 constexpr char kCrdGroupKind[] = "CustomResourceDefinition.apiextensions.k8s.io";
@@ -335,7 +430,7 @@ StatusOr<std::vector<ResourceInfo>> ResourcesFromCrd(const Json& crd, bool built
           causes.list.push_back(std::move(c));
         }
       }
-      info.schema = *schema;
+      info.set_schema(*schema);
     }
     if (v.is_object() && v.contains("subresources") && v["subresources"].is_object()) {
       info.status_subresource = v["subresources"].contains("status");
@@ -391,16 +486,14 @@ Status ResourceRegistry::LoadFiles(
     parsed.emplace_back(file, std::move(*docs));
   }
 
-  // Pass 2: expand $refs in every version's schema. All schemas go through one ResolveRefs call,
-  // so each shared definition (PodSpec is large) is expanded once, not once per kind.
-  struct SchemaSlot {
-    std::string_view file;
-    std::string crd_name;
-    size_t version;
-    Json* schema;
-  };
-  std::vector<SchemaSlot> slots;
-  Json batch = Json::array();
+  // Pass 2: check that every $ref names a definition and that definitions do not refer to
+  // themselves; expansion itself waits until a kind is first used (ResourceInfo::schema()).
+  auto shared_definitions = std::make_shared<const Json>(std::move(definitions));
+  std::string bad_definition;
+  if (Status st = CheckDefinitionCycles(*shared_definitions, &bad_definition); !st.ok()) {
+    return fail(defined_in[bad_definition],
+                "definition " + Quote(bad_definition) + ": " + st.message());
+  }
   for (auto& [file, docs] : parsed) {
     for (Json& doc : docs) {
       std::string kind = Str(doc, "kind");
@@ -409,32 +502,17 @@ Status ResourceRegistry::LoadFiles(
         return fail(file, "unexpected document of kind " + Quote(kind) +
                               " (expected CustomResourceDefinition or SchemaDefinitions)");
       }
-      Json* versions = doc.contains("spec") && doc["spec"].is_object() &&
-                               doc["spec"].contains("versions") &&
-                               doc["spec"]["versions"].is_array()
-                           ? &doc["spec"]["versions"]
-                           : nullptr;
-      for (size_t i = 0; versions != nullptr && i < versions->size(); ++i) {
-        Json& v = (*versions)[i];
-        if (!v.is_object() || !v.contains("schema")) continue;
-        slots.push_back({file, Str(Get(doc, "metadata"), "name"), i, &v["schema"]});
-        batch.push_back(std::move(v["schema"]));
+      const Json& versions = Get(Get(doc, "spec"), "versions");
+      for (size_t i = 0; versions.is_array() && i < versions.size(); ++i) {
+        std::string missing = FirstUnknownRef(Get(versions[i], "schema"), *shared_definitions);
+        if (!missing.empty()) {
+          return fail(file, "CustomResourceDefinition " + Quote(Str(Get(doc, "metadata"), "name")) +
+                                ": spec.versions[" + std::to_string(i) +
+                                "].schema: unknown definition " + Quote(missing));
+        }
       }
     }
   }
-  auto resolved = ResolveRefs(batch, definitions);
-  for (size_t k = 0; k < slots.size(); ++k) {
-    if (!resolved.ok()) {
-      // Find the schema that failed, to name its file (the batch's error path is meaningless).
-      auto one = ResolveRefs(batch[k], definitions);
-      if (one.ok()) continue;
-      return fail(slots[k].file, "CustomResourceDefinition " + Quote(slots[k].crd_name) +
-                                     ": spec.versions[" + std::to_string(slots[k].version) +
-                                     "].schema: " + one.status().message());
-    }
-    *slots[k].schema = std::move((*resolved)[k]);
-  }
-  if (!resolved.ok()) return Status::Internal(resolved.status().message());
 
   // Pass 3: the CRDs.
   std::vector<ResourceInfo> all;
@@ -445,6 +523,7 @@ Status ResourceRegistry::LoadFiles(
       auto infos = ResourcesFromCrd(doc, /*builtin=*/true);
       if (!infos.ok()) return fail(file, infos.status().message());
       for (ResourceInfo& info : *infos) {
+        info.set_schema(Json(info.schema()), shared_definitions);
         std::string key = info.group + "/" + info.version + "/" + info.plural;
         if (auto prev = resource_file.find(key); prev != resource_file.end()) {
           return fail(

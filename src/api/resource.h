@@ -36,8 +36,13 @@ struct ResourceInfo {
   bool namespaced = true;
   bool status_subresource = false;
   std::vector<PrinterColumn> columns;  // beyond NAME; an "Age" column is added if absent
-  Json schema;                         // structural openAPIV3Schema of the whole object
-  bool builtin = true;                 // false for CRDs applied by users
+  // The structural openAPIV3Schema of the whole object. Built-in kinds share definitions through
+  // $ref, expanded on first use of a kind: expanding every kind at start-up costs most of the
+  // start-up time and tens of megabytes, and most kinds are never used in a given run.
+  const Json& schema() const;
+  void set_schema(Json schema);
+  void set_schema(Json unresolved, std::shared_ptr<const Json> definitions);
+  bool builtin = true;  // false for CRDs applied by users
   // Objects are stored under this group, so aliases of a group share objects with it
   // (serving.kubeflow.org is served as serving.kserve.io).
   std::string storage_group;
@@ -45,6 +50,9 @@ struct ResourceInfo {
   // SelfSubjectAccessReview, which only take POST and store nothing).
   bool stored = true;
   std::vector<std::string> verbs;  // discovery verbs
+
+  struct SchemaHolder;
+  std::shared_ptr<SchemaHolder> schema_holder;  // shared by copies; resolved once
 
   std::string GroupVersion() const { return group.empty() ? version : group + "/" + version; }
   std::string ApiVersion() const { return GroupVersion(); }

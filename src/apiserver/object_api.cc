@@ -139,7 +139,7 @@ Status ValidateAgainstSchema(const api::ResourceInfo& res, const std::string& na
                              const api::WriteOptions& options, Json* object,
                              std::vector<std::string>* warnings) {
   const api::UnknownFields mode = UnknownFieldMode(options);
-  api::SchemaResult schema = api::ApplySchema(res.schema, *object, mode);
+  api::SchemaResult schema = api::ApplySchema(res.schema(), *object, mode);
   if (mode == api::UnknownFields::kStrict && !schema.unknown_fields.empty()) {
     return api::StrictDecodingStatus(res.kind, res.version, schema.unknown_fields);
   }
@@ -407,7 +407,7 @@ StatusOr<Json> ObjectApi::CreateInternal(const RequestContext& ctx, const api::R
   SKIFF_RETURN_IF_ERROR(RunAdmission(ctx, Operation::kCreate, res, &object, nullptr));
 
   if (track_fields) {
-    TrackUpdate(nullptr, &object, FieldManager(ctx, options), "Update", res.schema,
+    TrackUpdate(nullptr, &object, FieldManager(ctx, options), "Update", res.schema(),
                 res.ApiVersion(), FormatRfc3339(clock_->Now()), false);
   }
 
@@ -511,7 +511,7 @@ StatusOr<Json> ObjectApi::UpdateInternal(const RequestContext& ctx, const api::R
 
   const std::string now = FormatRfc3339(clock_->Now());
   if (track_fields) {
-    TrackUpdate(&live, &object, FieldManager(ctx, options), "Update", res.schema,
+    TrackUpdate(&live, &object, FieldManager(ctx, options), "Update", res.schema(),
                 res.ApiVersion(), now, status_subresource);
   }
   meta["resourceVersion"] = std::to_string(live_revision);
@@ -584,7 +584,7 @@ StatusOr<Json> ObjectApi::Patch(const RequestContext& ctx, const api::ResourceIn
       // Server-side apply creates what does not exist yet.
       const std::string now = FormatRfc3339(clock_->Now());
       auto applied = ServerSideApply(nullptr, patch, options.field_manager, options.force,
-                                     res.schema, res.ApiVersion(), now, false);
+                                     res.schema(), res.ApiVersion(), now, false);
       if (!applied.ok()) return applied.status();
       Json obj = std::move(*applied);
       Json& meta = Meta(obj);
@@ -612,12 +612,12 @@ StatusOr<Json> ObjectApi::Patch(const RequestContext& ctx, const api::ResourceIn
         patched = ApplyJsonPatch(*live, patch);
         break;
       case api::PatchType::kStrategicMerge:
-        patched = ApplyStrategicMergePatch(*live, patch, res.schema);
+        patched = ApplyStrategicMergePatch(*live, patch, res.schema());
         break;
       case api::PatchType::kApply: {
         const std::string now = FormatRfc3339(clock_->Now());
         patched = ServerSideApply(&*live, patch, options.field_manager, options.force,
-                                  res.schema, res.ApiVersion(), now, status_subresource);
+                                  res.schema(), res.ApiVersion(), now, status_subresource);
         track = false;
         break;
       }

@@ -275,7 +275,7 @@ void AddResourcePaths(const api::ResourceInfo& r, Json& paths) {
 }
 
 Json KindSchema(const api::ResourceInfo& r) {
-  Json s = r.schema.is_object() ? r.schema : Json::object();
+  Json s = r.schema().is_object() ? r.schema() : Json::object();
   s["type"] = "object";
   if (!s.contains("description")) s["description"] = r.kind + " (" + r.GroupVersion() + ").";
   Json& props = s["properties"];

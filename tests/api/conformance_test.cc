@@ -100,7 +100,7 @@ TEST_P(ManifestConformance, AcceptedUnchangedUnderStrictValidation) {
                     << api_version;
       continue;
     }
-    SchemaResult r = ApplySchema(res->schema, object, UnknownFields::kStrict);
+    SchemaResult r = ApplySchema(res->schema(), object, UnknownFields::kStrict);
     std::string name = object.contains("metadata") ? object["metadata"].value("name", "") : "";
     for (const StatusCause& c : r.causes) {
       if (expected != nullptr && c.field == expected->field) {

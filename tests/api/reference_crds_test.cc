@@ -115,7 +115,7 @@ TEST_P(ReferenceCrdTest, DescribesAServedKind) {
       CollectPaths(*upstream, "", 8, &paths);
       for (const std::string& p : paths) {
         if (p.rfind("metadata", 0) == 0) continue;
-        EXPECT_TRUE(Knows(res->schema, p)) << kind << " " << version << ": skiff's schema lacks " << p;
+        EXPECT_TRUE(Knows(res->schema(), p)) << kind << " " << version << ": skiff's schema lacks " << p;
       }
     }
   }

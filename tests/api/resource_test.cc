@@ -87,7 +87,7 @@ TEST(ResourcesFromCrd, OnePerServedVersionWithDefaultsFilledIn) {
   EXPECT_EQ(v1.columns[0].json_path, ".spec.size");
   EXPECT_EQ(v1.columns[0].priority, 1);
   EXPECT_EQ(v1.columns[0].description, "how big");
-  EXPECT_EQ(v1.schema["properties"]["spec"]["properties"]["size"]["type"], "integer");
+  EXPECT_EQ(v1.schema()["properties"]["spec"]["properties"]["size"]["type"], "integer");
 }
 
 TEST(ResourcesFromCrd, SkiffAnnotations) {
@@ -311,7 +311,7 @@ TEST(LoadFiles, DefinitionsFromAnyFileAreInlined) {
   ASSERT_NE(g, nullptr);
   EXPECT_FALSE(g->namespaced);
   EXPECT_TRUE(g->builtin);
-  EXPECT_EQ(g->schema["properties"]["spec"]["properties"]["size"],
+  EXPECT_EQ(g->schema()["properties"]["spec"]["properties"]["size"],
             Yaml("{type: integer, minimum: 0, description: how big}"));
   ResourcePtr review = reg.Find("example.com", "v1", "reviews");
   ASSERT_NE(review, nullptr);
@@ -319,7 +319,7 @@ TEST(LoadFiles, DefinitionsFromAnyFileAreInlined) {
 
   // The inlined schema is live: it validates.
   Json obj = {{"spec", {{"size", -1}}}};
-  EXPECT_EQ(ApplySchema(g->schema, obj, UnknownFields::kStrict).causes.size(), 1u);
+  EXPECT_EQ(ApplySchema(g->schema(), obj, UnknownFields::kStrict).causes.size(), 1u);
 }
 
 TEST(LoadFiles, ErrorsNameTheFileAndAddNothing) {
@@ -337,7 +337,8 @@ definitions:
   Spec: {type: object, properties: {child: {$ref: "#/definitions/Spec"}}}
 )";
   Status cycle = reg.LoadFiles({{"cycle.yaml", kCycle}, {"b.yaml", kGadgets}});
-  EXPECT_THAT(cycle.message(), HasSubstr("b.yaml"));
+  // The error names the file where the cycle is written.
+  EXPECT_THAT(cycle.message(), HasSubstr("cycle.yaml"));
   EXPECT_THAT(cycle.message(), HasSubstr("$ref cycle: Spec -> Spec"));
 
   Status dup = reg.LoadFiles({{"a.yaml", kDefinitions}, {"d.yaml", kDefinitions}});
@@ -378,7 +379,7 @@ TEST(Builtins, LoadAndEverySchemaIsStructural) {
   for (const ResourcePtr& r : reg.All()) {
     // Built-ins may describe top-level metadata in full (the server owns it and OpenAPI replaces
     // it by ObjectMeta); everything else must pass the rules a user CRD has to.
-    Json schema = r->schema;
+    Json schema = r->schema();
     if (schema.contains("properties")) schema["properties"].erase("metadata");
     for (const StatusCause& c : CheckStructural(schema, "openAPIV3Schema")) {
       ADD_FAILURE() << r->GroupResource() << "/" << r->version << ": " << c.field << ": "
