@@ -45,9 +45,10 @@ bool WantsPartialMetadata(const http::Request& req) {
 
 std::string TableContentType() { return "application/json;as=Table;v=v1;g=meta.k8s.io"; }
 
+// Go's strconv.ParseBool, which kube-apiserver uses: the python client sends "True".
 bool QueryBool(const http::Request& req, const char* name) {
   std::string v = req.Query(name);
-  return v == "true" || v == "1";
+  return v == "1" || v == "t" || v == "T" || v == "true" || v == "True" || v == "TRUE";
 }
 
 int64_t QueryInt(const http::Request& req, const char* name, int64_t fallback) {

@@ -26,7 +26,34 @@ class CoreAdmission : public AdmissionPlugin {
  public:
   Status Admit(const RequestContext& ctx, Operation op, const api::ResourceInfo& res,
                Json* object, const Json* old) override {
-    if (op == Operation::kDelete) return Status::Ok();
+    if (op == Operation::kDelete) {
+      if (res.group.empty() && res.kind == "Namespace") {
+        const std::string name = (*object)["metadata"].value("name", "");
+        if (name == "default" || name == "kube-system" || name == "kube-public") {
+          Status s = Status::Forbidden("namespaces \"" + name +
+                                       "\" is forbidden: this namespace may not be deleted");
+          s.WithDetails(name, "", "namespaces");
+          return s;
+        }
+      }
+      return Status::Ok();
+    }
+    if (res.group.empty() && (res.kind == "ConfigMap" || res.kind == "Secret")) {
+      // etcd's request limit makes this Kubernetes' ceiling; users expect the same refusal here.
+      constexpr size_t kMaxDataBytes = 1024 * 1024;
+      size_t total = 0;
+      for (const char* field : {"data", "binaryData", "stringData"}) {
+        if (!object->contains(field) || !(*object)[field].is_object()) continue;
+        for (auto& [k, v] : (*object)[field].items()) {
+          total += k.size() + (v.is_string() ? v.get_ref<const std::string&>().size() : 0);
+        }
+      }
+      if (total > kMaxDataBytes) {
+        return api::InvalidStatus(res.GroupKind(), (*object)["metadata"].value("name", ""),
+                                  {{"FieldValueTooLong",
+                                    "Too long: must have at most 1048576 bytes", res.kind == "Secret" ? "data" : "[]"}});
+      }
+    }
     if (res.group.empty() && res.kind == "Namespace") {
       if (!old || !FindPath(*old, "metadata.deletionTimestamp")) {
         (*object)["status"]["phase"] = "Active";

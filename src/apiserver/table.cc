@@ -144,6 +144,9 @@ Json ToTable(const api::ResourceInfo& res, const std::vector<Json>& objects,
   bool has_age = false;
 
   const bool core = res.group.empty();
+  // Kinds with a printer here print exactly kubectl's columns; their definitions' columns would
+  // repeat them.
+  bool builtin_printer = true;
   if (core && res.kind == "Pod") {
     PodColumns(&cols, &cells);
   } else if (core && res.kind == "ConfigMap") {
@@ -177,9 +180,11 @@ Json ToTable(const api::ResourceInfo& res, const std::vector<Json>& objects,
     cells.push_back([usage](const Json& o) { return usage(o, false); });
     cols.push_back({"Limit", "string", "", "Limit usage against hard limits."});
     cells.push_back([usage](const Json& o) { return usage(o, true); });
+  } else {
+    builtin_printer = false;
   }
 
-  for (const api::PrinterColumn& pc : res.columns) {
+  for (const api::PrinterColumn& pc : builtin_printer ? std::vector<api::PrinterColumn>{} : res.columns) {
     if (pc.name == "Age") has_age = true;
     cols.push_back({pc.name, pc.type == "date" ? "string" : pc.type, pc.format, pc.description,
                     pc.priority});

@@ -206,10 +206,59 @@ class Applier {
   Streams io_;
 };
 
+// True when `live` holds everything `want` says: objects may carry more fields (server defaults),
+// lists must match element by element.
+bool Contains(const Json& live, const Json& want) {
+  if (want.is_object() && live.is_object()) {
+    for (const auto& [key, value] : want.items()) {
+      auto it = live.find(key);
+      if (it == live.end() || !Contains(*it, value)) return false;
+    }
+    return true;
+  }
+  if (want.is_array() && live.is_array()) {
+    if (want.size() != live.size()) return false;
+    for (size_t i = 0; i < want.size(); ++i) {
+      if (!Contains(live[i], want[i])) return false;
+    }
+    return true;
+  }
+  return live == want;
+}
+
+const Json* Child(const Json* parent, const std::string& key) {
+  if (parent == nullptr || !parent->is_object()) return nullptr;
+  auto it = parent->find(key);
+  return it == parent->end() ? nullptr : &*it;
+}
+
+// JSON merge patch replaces lists whole, so a list the server enriched with defaults (a pod
+// template's containers) always differs from the applied one, and every apply would report
+// "configured". A list the user did not change since the last apply, which the live object still
+// holds apart from added fields, needs no patch: sending it would change nothing.
+void DropUnchangedLists(Json* changes, const Json* original, const Json& modified,
+                        const Json& current) {
+  std::vector<std::string> drop;
+  for (auto& [key, value] : changes->items()) {
+    const Json* o = Child(original, key);
+    const Json* m = Child(&modified, key);
+    const Json* c = Child(&current, key);
+    if (m == nullptr || c == nullptr) continue;
+    if (value.is_object() && m->is_object() && c->is_object()) {
+      DropUnchangedLists(&value, o, *m, *c);
+      if (value.empty()) drop.push_back(key);
+    } else if (value.is_array() && o != nullptr && *o == *m && Contains(*c, *m)) {
+      drop.push_back(key);
+    }
+  }
+  for (const std::string& key : drop) changes->erase(key);
+}
+
 }  // namespace
 
 Json ThreeWayMergePatch(const Json& original, const Json& modified, const Json& current) {
   Json changes = FilterNulls(CreateMergePatch(current, modified), false);
+  DropUnchangedLists(&changes, original.is_object() ? &original : nullptr, modified, current);
   Json deletions = original.is_object() ? FilterNulls(CreateMergePatch(original, modified), true)
                                         : Json::object();
   DeepMerge(&deletions, changes);

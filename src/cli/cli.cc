@@ -6,7 +6,6 @@
 #include "apiserver/server.h"
 #include "common/file.h"
 #include "cli/client_commands.h"
-#include "cli/client_commands.h"
 #include "cli/up.h"
 #include "common/encoding.h"
 #include "common/pki.h"
@@ -56,6 +55,8 @@ int PrintKubeconfig(const std::string& data_dir, const std::string& server, cons
 int Main(int argc, char** argv) {
   CLI::App app{"skiff: Kubeflow v2 in one binary"};
   app.require_subcommand(1);
+  // Parent options may follow the subcommand: `skiff up --data-dir DIR`.
+  app.fallthrough();
   std::string data_dir;
   app.add_option("--data-dir", data_dir, "State directory (default $SKIFF_HOME or ~/.skiff)");
 
@@ -78,8 +79,6 @@ int Main(int argc, char** argv) {
 
   ClientCommands client_commands(&app);
 
-  ClientCommands client_commands(&app);
-
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,7 +94,6 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (*kc_cmd) return PrintKubeconfig(data_dir, kc_server, kc_out);
-  if (auto rc = client_commands.Run(data_dir)) return *rc;
   if (auto rc = client_commands.Run(data_dir)) return *rc;
   return 1;
 }

@@ -120,6 +120,16 @@ StatusOr<std::vector<ResourceRequest>> ResolveResourceArgs(Session* session,
   while (std::getline(types, type, ',')) {
     if (type.empty()) continue;
     auto m = session->ForArg(type);
+    if (!m.ok() && m.status().code() == Code::kNotFound && names.empty()) {
+      // `skiff get all`, `skiff get kubeflow`: a category names several types at once.
+      auto mapper = session->Mapper();
+      if (!mapper.ok()) return mapper.status();
+      std::vector<Mapping> members = (*mapper)->ForCategory(type);
+      if (!members.empty()) {
+        for (Mapping& member : members) out.push_back({std::move(member), {}});
+        continue;
+      }
+    }
     if (!m.ok()) return m.status();
     out.push_back({*m, names});
   }

@@ -42,6 +42,9 @@ Status ReadDiscoveryList(const Json& list, std::vector<Mapping>* out) {
         for (const Json& s : r.value("shortNames", Json::array())) {
           if (s.is_string()) m.short_names.push_back(s.get<std::string>());
         }
+        for (const Json& c : r.value("categories", Json::array())) {
+          if (c.is_string()) m.categories.push_back(c.get<std::string>());
+        }
         if (m.resource.plural.empty() || m.kind.empty()) continue;
         out->push_back(std::move(m));
       }
@@ -91,6 +94,20 @@ StatusOr<Mapping> RestMapper::ForArg(const std::string& arg) const {
     }
   }
   return Status::NotFound("the server doesn't have a resource type \"" + arg + "\"");
+}
+
+std::vector<Mapping> RestMapper::ForCategory(const std::string& category) const {
+  std::vector<Mapping> out;
+  const std::string lower = Lower(category);
+  for (const Mapping& m : mappings_) {
+    if (std::find(m.categories.begin(), m.categories.end(), lower) == m.categories.end()) continue;
+    // A group served in several versions lists the kind once per version; the first is preferred.
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const Mapping& o) {
+      return o.GroupResource() == m.GroupResource();
+    });
+    if (!seen) out.push_back(m);
+  }
+  return out;
 }
 
 StatusOr<Mapping> RestMapper::ForKind(const std::string& api_version,

@@ -18,6 +18,7 @@ struct Mapping {
   std::string kind;      // "TFJob"
   std::string singular;  // "tfjob"
   std::vector<std::string> short_names;
+  std::vector<std::string> categories;  // "all", "kubeflow", ...
   bool namespaced = true;
 
   // "tfjobs.kubeflow.org", "configmaps": how error messages and `delete` name the resource.
@@ -40,6 +41,9 @@ class RestMapper {
   // A resource argument: plural, singular, kind or short name, case-insensitive, optionally
   // qualified as `name.group` or `name.version.group`.
   StatusOr<Mapping> ForArg(const std::string& arg) const;
+  // Every resource in a category (`all`, `kubeflow`), in discovery order, one version per group;
+  // empty when none is.
+  std::vector<Mapping> ForCategory(const std::string& category) const;
   // The resource that serves `kind` in `api_version` ("kubeflow.org/v1", "v1").
   StatusOr<Mapping> ForKind(const std::string& api_version, const std::string& kind) const;
 

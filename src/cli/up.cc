@@ -7,6 +7,9 @@
 #include <iostream>
 
 #include "apiserver/server.h"
+#include "client/inprocess_client.h"
+#include "controllers/core_controllers.h"
+#include "controllers/manager.h"
 #include "common/file.h"
 #include "common/log.h"
 
@@ -39,6 +42,16 @@ int RunUp(const UpOptions& options) {
     std::cerr << "skiff up: " << server.status().message() << "\n";
     return 1;
   }
+  // Controllers act through the same API as every other client, in-process.
+  auto client = client::NewInProcessClient((*server)->api(),
+                                           apiserver::UserInfo{"system:skiff-controllers", {"system:masters"}});
+  controllers::Manager manager(client.get());
+  if (Status s = controllers::StartCoreControllers(manager, client.get(), (*server)->registry()); !s.ok()) {
+    std::cerr << "skiff up: " << s.message() << "\n";
+    return 1;
+  }
+  manager.Start();
+
   const std::string kubeconfig = (*server)->Kubeconfig();
   const std::string kc_path = so.data_dir + "/kubeconfig";
   if (Status s = WriteFileAtomic(kc_path, kubeconfig, 0600); !s.ok()) {
@@ -60,6 +73,7 @@ int RunUp(const UpOptions& options) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   SKIFF_LOG(Info) << "received signal " << sig << ", stopping";
+  manager.Stop();
   (*server)->Stop();
   return 0;
 }

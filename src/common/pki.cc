@@ -2,6 +2,8 @@
 // paths cannot leak.
 #include "common/pki.h"
 
+#include "common/file.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
@@ -245,8 +247,8 @@ StatusOr<CertKey> LoadPair(const std::string& cert_file, const std::string& key_
 Status WritePair(const CertKey& pair, const std::string& cert_file, const std::string& key_file) {
   // Key first: a crash between the two leaves a stale certificate, which the next run detects as
   // a mismatch and replaces.
-  SKIFF_RETURN_IF_ERROR(WriteFile(key_file, pair.key_pem, 0600));
-  return WriteFile(cert_file, pair.cert_pem, 0644);
+  SKIFF_RETURN_IF_ERROR(WriteFileAtomic(key_file, pair.key_pem, 0600));
+  return WriteFileAtomic(cert_file, pair.cert_pem, 0644);
 }
 
 }  // namespace
@@ -336,42 +338,6 @@ bool KeyMatches(std::string_view cert_pem, std::string_view key_pem) {
   bool ok = cert && key && X509_check_private_key(cert.get(), key.get()) == 1;
   ERR_clear_error();
   return ok;
-}
-
-Status WriteFile(const std::string& path, std::string_view contents, mode_t mode) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Status::Internal("creating " + tmp + ": " + std::strerror(errno));
-  // The umask may have narrowed (or, with an existing file, not applied) the mode; make it exact
-  // before any secret is written.
-  bool ok = ::fchmod(fd, mode) == 0;
-  size_t written = 0;
-  while (ok && written < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) written += static_cast<size_t>(n);
-  }
-  ok = ok && ::fsync(fd) == 0;
-  int saved_errno = errno;
-  ok = ::close(fd) == 0 && ok;
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    saved_errno = errno;
-    ok = false;
-  }
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return Status::Internal("writing " + path + ": " + std::strerror(saved_errno));
-  }
-  return Status::Ok();
-}
-
-StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 StatusOr<ServingCerts> EnsureServingCerts(const std::string& dir,

@@ -53,9 +53,6 @@ bool SignedBy(std::string_view cert_pem, std::string_view issuer_cert_pem);
 // Whether `key_pem` is the private key of `cert_pem`.
 bool KeyMatches(std::string_view cert_pem, std::string_view key_pem);
 
-// Replaces `path` atomically (write to a temporary file, then rename) with permissions `mode`.
-Status WriteFile(const std::string& path, std::string_view contents, mode_t mode);
-StatusOr<std::string> ReadFile(const std::string& path);
 
 // File paths of the serving certificates in a directory, and the CA's PEM for clients.
 struct ServingCerts {

@@ -189,6 +189,10 @@ TEST_F(CliTest, ApplyReadsMultiDocumentFilesDirectoriesAndStdin) {
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(r.out, "tfjob.kubeflow.org/mnist created\nconfigmap/cm1 created\n");
   EXPECT_TRUE(client_->Get(kTFJobs, "default", "mnist").ok());
+  // The server defaults the TFJob's pod template; that alone is no change.
+  r = Apply({dir_.File("manifests")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "tfjob.kubeflow.org/mnist unchanged\nconfigmap/cm1 unchanged\n");
 
   std::string stdin_yaml = kConfigMapYaml;
   stdin_yaml.replace(stdin_yaml.find("name: cm1"), 9, "name: cm2");

@@ -82,7 +82,8 @@ RestMapper TestMapper() {
                         {"responseKind", {{"kind", "ConfigMap"}}},
                         {"scope", "Namespaced"},
                         {"singularResource", "configmap"},
-                        {"shortNames", {"cm"}}},
+                        {"shortNames", {"cm"}},
+                        {"categories", {"all"}}},
                        {{"resource", "namespaces"},
                         {"responseKind", {{"kind", "Namespace"}}},
                         {"scope", "Cluster"},
@@ -97,7 +98,8 @@ RestMapper TestMapper() {
                       {"responseKind", {{"kind", "InferenceService"}}},
                       {"scope", "Namespaced"},
                       {"singularResource", "inferenceservice"},
-                      {"shortNames", {"isvc"}}}}}}}}};
+                      {"shortNames", {"isvc"}},
+                      {"categories", {"all", "kubeflow"}}}}}}}}};
   };
   Json groups = {{"kind", "APIGroupDiscoveryList"},
                  {"items", {isvc("serving.kserve.io"), isvc("serving.kubeflow.org")}}};
@@ -108,12 +110,9 @@ RestMapper TestMapper() {
 
 TEST(RestMapperTest, ResolvesEveryNameForm) {
   RestMapper m = TestMapper();
+  // `configmaps.v1.` is kubectl's fully qualified form for the core group.
   for (const char* arg : {"configmaps", "configmap", "ConfigMap", "CM", "configmaps.v1."}) {
     auto r = m.ForArg(arg);
-    if (std::string(arg) == "configmaps.v1.") {
-      EXPECT_FALSE(r.ok());
-      continue;
-    }
     ASSERT_TRUE(r.ok()) << arg;
     EXPECT_EQ(r->resource.plural, "configmaps");
     EXPECT_TRUE(r->namespaced);
@@ -130,6 +129,7 @@ TEST(RestMapperTest, ResolvesEveryNameForm) {
             "serving.kubeflow.org");
   EXPECT_EQ(m.ForArg("inferenceservice.serving.kserve.io")->GroupResource(),
             "inferenceservices.serving.kserve.io");
+  EXPECT_FALSE(m.ForArg("configmaps.v2.").ok());
   EXPECT_EQ(m.ForArg("nope").status().message(),
             "the server doesn't have a resource type \"nope\"");
 
@@ -138,6 +138,16 @@ TEST(RestMapperTest, ResolvesEveryNameForm) {
   EXPECT_EQ(k->resource.group, "serving.kubeflow.org");
   EXPECT_EQ(k->KindGroup(), "inferenceservice.serving.kubeflow.org");
   EXPECT_FALSE(m.ForKind("serving.kubeflow.org/v1", "InferenceService").ok());
+}
+
+TEST(RestMapperTest, CategoriesNameSeveralTypes) {
+  RestMapper m = TestMapper();
+  std::vector<std::string> all;
+  for (const Mapping& x : m.ForCategory("all")) all.push_back(x.GroupResource());
+  EXPECT_EQ(all, std::vector<std::string>({"configmaps", "inferenceservices.serving.kserve.io",
+                                           "inferenceservices.serving.kubeflow.org"}));
+  EXPECT_EQ(m.ForCategory("kubeflow").size(), 2u);
+  EXPECT_TRUE(m.ForCategory("nope").empty());
 }
 
 TEST(ThreeWayMergePatchTest, ChangesAddsAndDeletesOnlyWhatWasApplied) {
@@ -158,6 +168,28 @@ TEST(ThreeWayMergePatchTest, NothingToDoIsAnEmptyPatch) {
   // Lists are replaced whole; without a last-applied configuration nothing is deleted.
   Json modified = {{"spec", {{"list", {3}}}}};
   EXPECT_EQ(ThreeWayMergePatch(nullptr, modified, current), Json({{"spec", {{"list", {3}}}}}));
+}
+
+TEST(ThreeWayMergePatchTest, ListsOnlyDefaultedByTheServerAreNotResent) {
+  Json applied = {{"spec", {{"containers", {{{"name", "main"}, {"image", "a"}}}}}}};
+  Json live = {{"spec",
+                {{"containers",
+                  {{{"name", "main"}, {"image", "a"}, {"terminationMessagePath", "/dev/x"}}}}}}};
+  EXPECT_EQ(ThreeWayMergePatch(applied, applied, live), Json::object());
+
+  // The user changed the list: it is sent whole.
+  Json changed = {{"spec", {{"containers", {{{"name", "main"}, {"image", "b"}}}}}}};
+  EXPECT_EQ(ThreeWayMergePatch(applied, changed, live), changed);
+  // The user removed a field inside an item: the list differs from the last applied one.
+  Json applied_env = applied;
+  applied_env["spec"]["containers"][0]["env"] = Json::array({{{"name", "X"}}});
+  Json live_env = live;
+  live_env["spec"]["containers"][0]["env"] = Json::array({{{"name", "X"}}});
+  EXPECT_EQ(ThreeWayMergePatch(applied_env, applied, live_env), applied);
+  // Someone else changed what the user set: the user's configuration is restored.
+  Json drifted = live;
+  drifted["spec"]["containers"][0]["image"] = "other";
+  EXPECT_EQ(ThreeWayMergePatch(applied, applied, drifted), applied);
 }
 
 }  // namespace

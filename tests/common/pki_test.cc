@@ -1,4 +1,5 @@
 // The PKI that lets `skiff` serve HTTPS and accept client certificates without any setup.
+#include "common/file.h"
 #include "common/pki.h"
 
 #include <gtest/gtest.h>
@@ -130,8 +131,8 @@ TEST(PkiTest, EnsureServingCertsReplacesExpiringServerCert) {
   CertKey ca{*ReadFile(first->ca_cert_file), *ReadFile(first->ca_key_file)};
   auto short_lived = GenerateServerCert(ca, {}, /*valid_days=*/1);
   ASSERT_TRUE(short_lived.ok());
-  ASSERT_TRUE(WriteFile(first->cert_file, short_lived->cert_pem, 0644).ok());
-  ASSERT_TRUE(WriteFile(first->key_file, short_lived->key_pem, 0600).ok());
+  ASSERT_TRUE(WriteFileAtomic(first->cert_file, short_lived->cert_pem, 0644).ok());
+  ASSERT_TRUE(WriteFileAtomic(first->key_file, short_lived->key_pem, 0600).ok());
 
   auto again = EnsureServingCerts(tmp.path());
   ASSERT_TRUE(again.ok());
@@ -146,7 +147,7 @@ TEST(PkiTest, EnsureServingCertsReplacesMismatchedKey) {
   auto first = EnsureServingCerts(tmp.path());
   ASSERT_TRUE(first.ok());
   auto other = GenerateCa("unrelated");
-  ASSERT_TRUE(WriteFile(first->key_file, other->key_pem, 0600).ok());
+  ASSERT_TRUE(WriteFileAtomic(first->key_file, other->key_pem, 0600).ok());
   auto again = EnsureServingCerts(tmp.path());
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(KeyMatches(*ReadFile(again->cert_file), *ReadFile(again->key_file)));

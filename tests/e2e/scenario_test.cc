@@ -159,23 +159,26 @@ class ScenarioRunner {
     for (auto& [name, proc] : background_) proc.Kill(SIGKILL);
   }
 
-  // Runs the steps in order, stopping at the first that fails; returns "" or why it failed.
+  // Runs the steps in order, stopping at the first that fails (with SKIFF_E2E_CONTINUE set, it
+  // runs them all and reports every failure); returns "" or why it failed.
   std::string Run(const Json& steps) {
     if (!steps.is_array()) return "`steps` must be a list";
+    const bool keep_going = std::getenv("SKIFF_E2E_CONTINUE") != nullptr;
+    std::string failures;
     for (const auto& raw : steps) {
       ++step_no_;
       std::string error;
       const Json step = Substitute(raw, error);
       if (error.empty()) error = RunStep(step);
-      if (!error.empty()) {
-        return "step " + std::to_string(step_no_) + " " + Summary(raw) + " failed:\n" + error +
-               "\n--- server log (tail) ---\n" + Tail(server_.log(), 3000);
-      }
+      if (error.empty()) continue;
+      failures +=
+          "step " + std::to_string(step_no_) + " " + Summary(raw) + " failed:\n" + error + "\n";
+      if (!keep_going) break;
     }
-    return "";
+    if (failures.empty()) return "";
+    return failures + "--- server log (tail) ---\n" + Tail(server_.log(), 3000);
   }
 
- private:
   static std::string Summary(const Json& step) {
     std::string s = step.dump();
     if (s.size() > 300) s = s.substr(0, 300) + "...";

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "common/json.h"
+#include "common/file.h"
 #include "common/pki.h"
 #include "http/client.h"
 
@@ -518,13 +519,13 @@ class TlsTest : public ::testing::Test {
     auto certs = pki::EnsureServingCerts(dir_.path());
     ASSERT_TRUE(certs.ok()) << certs.status().ToString();
     certs_ = *certs;
-    auto ca = pki::CertKey{certs_.ca_pem, *pki::ReadFile(certs_.ca_key_file)};
+    auto ca = pki::CertKey{certs_.ca_pem, *ReadFile(certs_.ca_key_file)};
     auto alice = pki::GenerateClientCert(ca, "alice", {"system:masters", "team-a"});
     ASSERT_TRUE(alice.ok());
     client_cert_ = dir_.path() + "/alice.crt";
     client_key_ = dir_.path() + "/alice.key";
-    ASSERT_TRUE(pki::WriteFile(client_cert_, alice->cert_pem, 0644).ok());
-    ASSERT_TRUE(pki::WriteFile(client_key_, alice->key_pem, 0600).ok());
+    ASSERT_TRUE(WriteFileAtomic(client_cert_, alice->cert_pem, 0644).ok());
+    ASSERT_TRUE(WriteFileAtomic(client_key_, alice->key_pem, 0600).ok());
   }
 
   ServerOptions TlsServer(bool client_ca) {
@@ -610,8 +611,8 @@ TEST_F(TlsTest, CertificateFromAnotherCaIsRejected) {
   // The server does not trust a client certificate from another CA.
   auto mallory = pki::GenerateClientCert(*other, "mallory", {"system:masters"});
   ASSERT_TRUE(mallory.ok());
-  ASSERT_TRUE(pki::WriteFile(dir_.path() + "/m.crt", mallory->cert_pem, 0644).ok());
-  ASSERT_TRUE(pki::WriteFile(dir_.path() + "/m.key", mallory->key_pem, 0600).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_.path() + "/m.crt", mallory->cert_pem, 0644).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_.path() + "/m.key", mallory->key_pem, 0600).ok());
   ClientOptions forged = TlsClient(server->port());
   forged.client_cert_file = dir_.path() + "/m.crt";
   forged.client_key_file = dir_.path() + "/m.key";
@@ -677,7 +678,7 @@ TEST_F(TlsTest, RealCurlTalksToTheServer) {
 
   // A large upload makes curl send "Expect: 100-continue"; it must not wait for a timeout.
   std::string body_file = dir_.path() + "/body.json";
-  ASSERT_TRUE(pki::WriteFile(body_file, std::string(2 * 1024 * 1024, 'q'), 0644).ok());
+  ASSERT_TRUE(WriteFileAtomic(body_file, std::string(2 * 1024 * 1024, 'q'), 0644).ok());
   auto start = std::chrono::steady_clock::now();
   out = RunCommand("/usr/bin/curl -sS --max-time 10 --cacert " + certs_.ca_cert_file +
                    " -H 'Expect: 100-continue' --data-binary @" + body_file + " '" + base +
