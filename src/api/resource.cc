@@ -77,6 +77,33 @@ Status CheckDefinitionCycles(const Json& definitions, std::string* where) {
 
 }  // namespace
 
+namespace {
+
+// The file holding the Kubernetes types (PodSpec, Container, ...) every other file refers to.
+constexpr std::string_view kKubernetesDefinitionsFile = "00-definitions.yaml";
+
+bool IsKubernetesGroup(const std::string& group) {
+  return group.empty() || group == "batch" ||
+         (group.size() > 7 && group.compare(group.size() - 7, 7, ".k8s.io") == 0);
+}
+
+// Removes `default` keywords (not properties that happen to be named "default").
+void StripDefaults(Json& schema) {
+  if (!schema.is_object()) return;
+  schema.erase("default");
+  for (auto& [key, value] : schema.items()) {
+    if ((key == "properties" || key == "definitions") && value.is_object()) {
+      for (auto& [name, sub] : value.items()) StripDefaults(sub);
+    } else if (key == "items" || key == "additionalProperties" || key == "not") {
+      StripDefaults(value);
+    } else if ((key == "allOf" || key == "anyOf" || key == "oneOf") && value.is_array()) {
+      for (Json& sub : value) StripDefaults(sub);
+    }
+  }
+}
+
+}  // namespace
+
 struct ResourceInfo::SchemaHolder {
   std::once_flag once;
   Json raw;
@@ -488,6 +515,16 @@ Status ResourceRegistry::LoadFiles(
 
   // Pass 2: check that every $ref names a definition and that definitions do not refer to
   // themselves; expansion itself waits until a kind is first used (ResourceInfo::schema()).
+  // Kubernetes defaults the pod templates of its own kinds (Job) but not those embedded in CRDs:
+  // a TFJob's template keeps exactly what the user wrote, or every re-apply would differ.
+  Json plain_definitions = definitions;
+  for (auto& [name, schema] : plain_definitions.items()) {
+    auto where = defined_in.find(name);
+    if (where != defined_in.end() && where->second == kKubernetesDefinitionsFile) {
+      StripDefaults(schema);
+    }
+  }
+  auto definitions_without_defaults = std::make_shared<const Json>(std::move(plain_definitions));
   auto shared_definitions = std::make_shared<const Json>(std::move(definitions));
   std::string bad_definition;
   if (Status st = CheckDefinitionCycles(*shared_definitions, &bad_definition); !st.ok()) {
@@ -523,7 +560,9 @@ Status ResourceRegistry::LoadFiles(
       auto infos = ResourcesFromCrd(doc, /*builtin=*/true);
       if (!infos.ok()) return fail(file, infos.status().message());
       for (ResourceInfo& info : *infos) {
-        info.set_schema(Json(info.schema()), shared_definitions);
+        info.set_schema(Json(info.schema()), IsKubernetesGroup(info.group)
+                                                  ? shared_definitions
+                                                  : definitions_without_defaults);
         std::string key = info.group + "/" + info.version + "/" + info.plural;
         if (auto prev = resource_file.find(key); prev != resource_file.end()) {
           return fail(

@@ -225,6 +225,19 @@ http::Reply ApiHandler::Handle(http::Request& req) {
     r.body = OpenApiIndex(registry);
     return r;
   }
+  if (path == "/openapi/v2" || path == "/openapi/v2/") {
+    // kubectl asks for the v2 document only after the v3 documents lacked a kind (an apiVersion
+    // or kind skiff does not serve, or a `kind: List`). An empty document lets its validation
+    // step aside, so the user gets the real error ("no matches for kind ...") from the API.
+    http::Response r;
+    r.content_type = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+    static const std::string kEmptyV2Document = [] {
+      const std::string info = std::string("\x0a\x05skiff", 7) + std::string("\x12\x07v1.32.0", 9);
+      return std::string("\x0a\x03" "2.0", 5) + "\x12" + static_cast<char>(info.size()) + info;
+    }();
+    r.body = kEmptyV2Document;
+    return r;
+  }
   if (path.rfind("/openapi/v3/", 0) == 0) {
     auto doc = OpenApiDocument(registry, path.substr(strlen("/openapi/v3/")));
     if (!doc.ok()) return ErrorReply(doc.status());
