@@ -109,6 +109,7 @@ struct ResourceInfo::SchemaHolder {
   Json raw;
   std::shared_ptr<const Json> definitions;  // null: `raw` has no $refs
   Json resolved;
+  std::atomic<bool> done{false};
 };
 
 const Json& ResourceInfo::schema() const {
@@ -118,14 +119,24 @@ const Json& ResourceInfo::schema() const {
   std::call_once(h.once, [&h] {
     if (!h.definitions) {
       h.resolved = std::move(h.raw);
+      h.done = true;
       return;
     }
     auto resolved = ResolveRefs(h.raw, *h.definitions);
     // References were checked when the definitions were loaded, so this cannot fail in practice.
     h.resolved = resolved.ok() ? std::move(*resolved) : std::move(h.raw);
     h.raw = Json();
+    h.done = true;
   });
   return h.resolved;
+}
+
+Json ResourceInfo::SchemaCopy() const {
+  if (!schema_holder) return Json::object();
+  SchemaHolder& h = *schema_holder;
+  if (h.done || !h.definitions) return schema();
+  auto resolved = ResolveRefs(h.raw, *h.definitions);
+  return resolved.ok() ? std::move(*resolved) : schema();
 }
 
 void ResourceInfo::set_schema(Json schema) { set_schema(std::move(schema), nullptr); }
@@ -561,8 +572,8 @@ Status ResourceRegistry::LoadFiles(
       if (!infos.ok()) return fail(file, infos.status().message());
       for (ResourceInfo& info : *infos) {
         info.set_schema(Json(info.schema()), IsKubernetesGroup(info.group)
-                                                  ? shared_definitions
-                                                  : definitions_without_defaults);
+                                                 ? shared_definitions
+                                                 : definitions_without_defaults);
         std::string key = info.group + "/" + info.version + "/" + info.plural;
         if (auto prev = resource_file.find(key); prev != resource_file.end()) {
           return fail(

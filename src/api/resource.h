@@ -40,6 +40,8 @@ struct ResourceInfo {
   // $ref, expanded on first use of a kind: expanding every kind at start-up costs most of the
   // start-up time and tens of megabytes, and most kinds are never used in a given run.
   const Json& schema() const;
+  // The expanded schema without keeping it (for one-off uses such as publishing the definition).
+  Json SchemaCopy() const;
   void set_schema(Json schema);
   void set_schema(Json unresolved, std::shared_ptr<const Json> definitions);
   bool builtin = true;  // false for CRDs applied by users

@@ -1,8 +1,7 @@
 #include "apiserver/server.h"
 
-#include "api/schema.h"
-
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "api/schema.h"
 #include "common/encoding.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -21,11 +21,31 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Marks the CRDs that describe skiff's own kinds; they are published, not served from.
+constexpr char kBuiltinAnnotation[] = "skiff.io/builtin";
+constexpr char kHashAnnotation[] = "skiff.io/definition-hash";
+constexpr char kSystemUser[] = "system:skiff";
+
+bool IsBuiltinCrd(const Json& crd) {
+  const Json* a = FindPath(crd, "metadata.annotations");
+  return a && a->is_object() && a->value(kBuiltinAnnotation, "") == "true";
+}
+
 // Namespaces start Active; CRDs are checked and marked Established as soon as they are accepted.
 class CoreAdmission : public AdmissionPlugin {
  public:
-  Status Admit(const RequestContext& ctx, Operation op, const api::ResourceInfo& res,
-               Json* object, const Json* old) override {
+  Status Admit(const RequestContext& ctx, Operation op, const api::ResourceInfo& res, Json* object,
+               const Json* old) override {
+    const bool crd = res.group == "apiextensions.k8s.io" && res.kind == "CustomResourceDefinition";
+    if (crd && ((object && IsBuiltinCrd(*object)) || (old && IsBuiltinCrd(*old))) &&
+        ctx.user.name != kSystemUser) {
+      const std::string name = (*object)["metadata"].value("name", "");
+      Status s = Status::Forbidden("customresourcedefinitions.apiextensions.k8s.io \"" + name +
+                                   "\" is forbidden: it describes one of skiff's built-in kinds, "
+                                   "which cannot be changed or deleted");
+      s.WithDetails(name, res.group, res.plural);
+      return s;
+    }
     if (op == Operation::kDelete) {
       if (res.group.empty() && res.kind == "Namespace") {
         const std::string name = (*object)["metadata"].value("name", "");
@@ -49,9 +69,10 @@ class CoreAdmission : public AdmissionPlugin {
         }
       }
       if (total > kMaxDataBytes) {
-        return api::InvalidStatus(res.GroupKind(), (*object)["metadata"].value("name", ""),
-                                  {{"FieldValueTooLong",
-                                    "Too long: must have at most 1048576 bytes", res.kind == "Secret" ? "data" : "[]"}});
+        return api::InvalidStatus(
+            res.GroupKind(), (*object)["metadata"].value("name", ""),
+            {{"FieldValueTooLong", "Too long: must have at most 1048576 bytes",
+              res.kind == "Secret" ? "data" : "[]"}});
       }
     }
     if (res.group.empty() && res.kind == "Namespace") {
@@ -59,26 +80,38 @@ class CoreAdmission : public AdmissionPlugin {
         (*object)["status"]["phase"] = "Active";
       }
     }
-    if (res.group == "apiextensions.k8s.io" && res.kind == "CustomResourceDefinition") {
-      auto resources = api::ResourcesFromCrd(*object, false);
-      if (!resources.ok()) return resources.status();
-      const std::string name = FindPath(*object, "metadata.name") ? (*object)["metadata"]["name"].get<std::string>() : "";
-      const std::string expected = (*object)["spec"].value("names", Json::object()).value("plural", "") +
-                                   "." + (*object)["spec"].value("group", "");
+    if (crd) {
+      // Skiff's own definitions are trusted; a user's must describe a servable kind.
+      if (!IsBuiltinCrd(*object)) {
+        auto resources = api::ResourcesFromCrd(*object, false);
+        if (!resources.ok()) return resources.status();
+      }
+      const std::string name = FindPath(*object, "metadata.name")
+                                   ? (*object)["metadata"]["name"].get<std::string>()
+                                   : "";
+      const std::string expected =
+          (*object)["spec"].value("names", Json::object()).value("plural", "") + "." +
+          (*object)["spec"].value("group", "");
       if (name != expected) {
-        return api::InvalidStatus(res.GroupKind(), name,
-                                  {{"FieldValueInvalid",
-                                    "Invalid value: \"" + name + "\": must be spec.names.plural+\".\"+spec.group",
-                                    "metadata.name"}});
+        return api::InvalidStatus(
+            res.GroupKind(), name,
+            {{"FieldValueInvalid",
+              "Invalid value: \"" + name + "\": must be spec.names.plural+\".\"+spec.group",
+              "metadata.name"}});
       }
       const std::string now = FormatRfc3339(std::chrono::system_clock::now());
       Json& status = (*object)["status"];
       status["acceptedNames"] = (*object)["spec"]["names"];
-      status["conditions"] = Json::array(
-          {{{"type", "NamesAccepted"}, {"status", "True"}, {"reason", "NoConflicts"},
-            {"message", "no conflicts found"}, {"lastTransitionTime", now}},
-           {{"type", "Established"}, {"status", "True"}, {"reason", "InitialNamesAccepted"},
-            {"message", "the initial names have been accepted"}, {"lastTransitionTime", now}}});
+      status["conditions"] = Json::array({{{"type", "NamesAccepted"},
+                                           {"status", "True"},
+                                           {"reason", "NoConflicts"},
+                                           {"message", "no conflicts found"},
+                                           {"lastTransitionTime", now}},
+                                          {{"type", "Established"},
+                                           {"status", "True"},
+                                           {"reason", "InitialNamesAccepted"},
+                                           {"message", "the initial names have been accepted"},
+                                           {"lastTransitionTime", now}}});
       Json stored = Json::array();
       for (const Json& v : (*object)["spec"].value("versions", Json::array())) {
         if (v.value("storage", false)) stored.push_back(v.value("name", ""));
@@ -97,7 +130,8 @@ StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options) 
   const ApiServerOptions& o = s->options_;
   std::error_code ec;
   fs::create_directories(o.data_dir, ec);
-  if (ec) return Status::Internal("cannot create data directory " + o.data_dir + ": " + ec.message());
+  if (ec)
+    return Status::Internal("cannot create data directory " + o.data_dir + ": " + ec.message());
   ::chmod(o.data_dir.c_str(), 0700);
 
   if (o.in_memory_store) {
@@ -113,7 +147,9 @@ StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options) 
   }
   auto t0 = std::chrono::steady_clock::now();
   auto elapsed_ms = [&t0] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t0)
+        .count();
   };
   SKIFF_LOG(Debug) << "store opened in " << elapsed_ms() << " ms";
   SKIFF_RETURN_IF_ERROR(s->registry_.LoadBuiltins());
@@ -126,7 +162,8 @@ StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options) 
 
   AuthenticatorOptions ao;
   ao.tokens[s->admin_token_] = UserInfo{"admin", {"system:masters"}};
-  if (o.insecure_http) ao.anonymous_user = UserInfo{"admin", {"system:masters", "system:authenticated"}};
+  if (o.insecure_http)
+    ao.anonymous_user = UserInfo{"admin", {"system:masters", "system:authenticated"}};
   s->authn_ = NewAuthenticator(std::move(ao));
   s->authz_ = NewAllowAllAuthorizer();
 
@@ -148,10 +185,13 @@ StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options) 
   }
   HandlerOptions hopts;
   hopts.server_address = o.address + ":" + std::to_string(o.port);
-  s->handler_ = std::make_unique<ApiHandler>(s->api_.get(), s->authn_.get(), s->authz_.get(), hopts);
+  s->handler_ =
+      std::make_unique<ApiHandler>(s->api_.get(), s->authn_.get(), s->authz_.get(), hopts);
   ApiHandler* handler = s->handler_.get();
   s->http_ = http::NewServer(ho, [handler](http::Request& r) { return handler->Handle(r); });
   SKIFF_RETURN_IF_ERROR(s->http_->Start());
+  ApiServer* raw = s.get();
+  s->publisher_ = std::thread([raw] { raw->PublishBuiltinCrds(); });
   SKIFF_LOG(Debug) << "serving at " << elapsed_ms() << " ms";
   return s;
 }
@@ -159,6 +199,8 @@ StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options) 
 ApiServer::~ApiServer() { Stop(); }
 
 void ApiServer::Stop() {
+  stopping_ = true;
+  if (publisher_.joinable()) publisher_.join();
   if (http_) http_->Stop();
   if (crd_watch_) crd_watch_->Cancel();
   http_.reset();
@@ -206,45 +248,130 @@ Status ApiServer::StartCrdSync() {
   lo.prefix = prefix;
   auto existing = store_->List(lo);
   if (!existing.ok()) return existing.status();
+  auto is_builtin = [](const Json& crd) { return IsBuiltinCrd(crd); };
   for (const store::Record& rec : existing->records) {
     auto crd = ParseJson(rec.value);
-    if (!crd.ok()) continue;
+    if (!crd.ok() || is_builtin(*crd)) continue;
     Status s = registry_.AddCrd(*crd, false);
     if (!s.ok()) SKIFF_LOG(Warn) << "ignoring stored CRD " << rec.key << ": " << s.message();
   }
   api::ResourceRegistry* registry = &registry_;
-  auto w = store_->WatchPrefix(prefix, existing->revision, [registry](const std::vector<store::Event>& events) {
-    for (const store::Event& e : events) {
-      auto crd = ParseJson(e.record.value);
-      if (!crd.ok()) continue;
-      const std::string name = FindPath(*crd, "metadata.name") ? (*crd)["metadata"]["name"].get<std::string>() : "";
-      if (e.type == store::EventType::kDeleted) {
-        registry->RemoveCrd(name);
-      } else {
-        Status s = registry->AddCrd(*crd, false);
-        if (!s.ok()) SKIFF_LOG(Warn) << "CRD " << name << " not served: " << s.message();
-      }
-    }
-    return true;
-  });
+  auto w = store_->WatchPrefix(
+      prefix, existing->revision, [registry, is_builtin](const std::vector<store::Event>& events) {
+        for (const store::Event& e : events) {
+          auto crd = ParseJson(e.record.value);
+          if (!crd.ok() || is_builtin(*crd)) continue;
+          const std::string name =
+              FindPath(*crd, "metadata.name") ? (*crd)["metadata"]["name"].get<std::string>() : "";
+          if (e.type == store::EventType::kDeleted) {
+            registry->RemoveCrd(name);
+          } else {
+            Status s = registry->AddCrd(*crd, false);
+            if (!s.ok()) SKIFF_LOG(Warn) << "CRD " << name << " not served: " << s.message();
+          }
+        }
+        return true;
+      });
   if (!w.ok()) return w.status();
   crd_watch_ = std::move(*w);
   return Status::Ok();
+}
+
+namespace {
+
+// A CRD document for one built-in (group, plural), every served version included.
+Json BuiltinCrd(const std::vector<api::ResourcePtr>& versions) {
+  const api::ResourceInfo& first = *versions.front();
+  Json names = {{"plural", first.plural},
+                {"singular", first.singular},
+                {"kind", first.kind},
+                {"listKind", first.list_kind}};
+  if (!first.short_names.empty()) names["shortNames"] = first.short_names;
+  if (!first.categories.empty()) names["categories"] = first.categories;
+  Json vs = Json::array();
+  for (size_t i = 0; i < versions.size(); ++i) {
+    const api::ResourceInfo& r = *versions[i];
+    Json v = {{"name", r.version},
+              {"served", true},
+              {"storage", i == 0},
+              {"schema", {{"openAPIV3Schema", r.SchemaCopy()}}}};
+    if (r.status_subresource) v["subresources"] = {{"status", Json::object()}};
+    Json cols = Json::array();
+    for (const api::PrinterColumn& c : r.columns) {
+      Json col = {{"name", c.name}, {"type", c.type}, {"jsonPath", c.json_path}};
+      if (!c.description.empty()) col["description"] = c.description;
+      if (!c.format.empty()) col["format"] = c.format;
+      if (c.priority) col["priority"] = c.priority;
+      cols.push_back(col);
+    }
+    if (!cols.empty()) v["additionalPrinterColumns"] = cols;
+    vs.push_back(v);
+  }
+  return {{"apiVersion", "apiextensions.k8s.io/v1"},
+          {"kind", "CustomResourceDefinition"},
+          {"metadata",
+           {{"name", first.plural + "." + first.group},
+            {"labels", {{"app.kubernetes.io/managed-by", "skiff"}}},
+            {"annotations", {{kBuiltinAnnotation, "true"}}}}},
+          {"spec",
+           {{"group", first.group},
+            {"names", names},
+            {"scope", first.namespaced ? "Namespaced" : "Cluster"},
+            {"versions", vs}}}};
+}
+
+}  // namespace
+
+void ApiServer::PublishBuiltinCrds() {
+  auto crd_res = registry_.Find("apiextensions.k8s.io", "v1", "customresourcedefinitions");
+  if (!crd_res) return;
+  std::map<std::string, std::vector<api::ResourcePtr>> by_name;
+  for (const api::ResourcePtr& r : registry_.All()) {
+    // Kubernetes' own groups are not CRDs on a cluster either.
+    if (!r->builtin || r->group.empty() || r->group == "batch" ||
+        r->group.find("k8s.io") != std::string::npos || !r->stored) {
+      continue;
+    }
+    by_name[r->plural + "." + r->group].push_back(r);
+  }
+  RequestContext ctx{{kSystemUser, {"system:masters"}}, "skiff"};
+  for (auto& [name, versions] : by_name) {
+    if (stopping_) return;
+    Json crd = BuiltinCrd(versions);
+    const std::string hash = pki::Sha256Hex(crd.dump());
+    crd["metadata"]["annotations"][kHashAnnotation] = hash;
+    auto live = api_->Get(ctx, *crd_res, "", name);
+    if (live.ok()) {
+      const Json* h = FindPath(*live, "metadata.annotations");
+      if (h && h->value(kHashAnnotation, "") == hash) continue;
+      crd["metadata"]["resourceVersion"] = (*live)["metadata"]["resourceVersion"];
+      auto updated = api_->Update(ctx, *crd_res, "", name, crd, {}, false);
+      if (!updated.ok())
+        SKIFF_LOG(Warn) << "publishing CRD " << name << ": " << updated.status().message();
+    } else {
+      auto created = api_->Create(ctx, *crd_res, "", crd, {});
+      if (!created.ok())
+        SKIFF_LOG(Warn) << "publishing CRD " << name << ": " << created.status().message();
+    }
+  }
+  // Expanding the schemas built large short-lived trees; hand their pages back to the system.
+  malloc_trim(0);
 }
 
 std::string ApiServer::Kubeconfig() const {
   auto b64 = [](const std::string& in) { return Base64Encode(in); };
   Json cluster = {{"server", url()}};
   if (!ca_pem_.empty()) cluster["certificate-authority-data"] = b64(ca_pem_);
-  Json cfg = {{"apiVersion", "v1"},
-              {"kind", "Config"},
-              {"clusters", {{{"name", "skiff"}, {"cluster", cluster}}}},
-              {"users", {{{"name", "skiff-admin"}, {"user", {{"token", admin_token_}}}}}},
-              {"contexts",
-               {{{"name", "skiff"},
-                 {"context", {{"cluster", "skiff"}, {"user", "skiff-admin"}, {"namespace", "default"}}}}}},
-              {"current-context", "skiff"},
-              {"preferences", Json::object()}};
+  Json cfg = {
+      {"apiVersion", "v1"},
+      {"kind", "Config"},
+      {"clusters", {{{"name", "skiff"}, {"cluster", cluster}}}},
+      {"users", {{{"name", "skiff-admin"}, {"user", {{"token", admin_token_}}}}}},
+      {"contexts",
+       {{{"name", "skiff"},
+         {"context", {{"cluster", "skiff"}, {"user", "skiff-admin"}, {"namespace", "default"}}}}}},
+      {"current-context", "skiff"},
+      {"preferences", Json::object()}};
   return ToYaml(cfg);
 }
 

@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <atomic>
 #include <string>
+#include <thread>
 
 #include "api/resource.h"
 #include "apiserver/auth.h"
@@ -51,6 +53,9 @@ class ApiServer {
   ApiServer() = default;
   Status Bootstrap();
   Status StartCrdSync();
+  // Stores skiff's own non-core kinds as CustomResourceDefinitions (`kubectl get crd`), in the
+  // background after start-up; unchanged definitions are not rewritten.
+  void PublishBuiltinCrds();
 
   ApiServerOptions options_;
   std::unique_ptr<store::Store> store_;
@@ -61,6 +66,8 @@ class ApiServer {
   std::unique_ptr<ApiHandler> handler_;
   std::unique_ptr<http::Server> http_;
   std::unique_ptr<store::Watch> crd_watch_;
+  std::thread publisher_;
+  std::atomic<bool> stopping_{false};
   std::string admin_token_;
   std::string ca_file_;
   std::string ca_pem_;

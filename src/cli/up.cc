@@ -8,10 +8,10 @@
 
 #include "apiserver/server.h"
 #include "client/inprocess_client.h"
-#include "controllers/core_controllers.h"
-#include "controllers/manager.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "controllers/core_controllers.h"
+#include "controllers/manager.h"
 
 namespace skiff::cli {
 
@@ -43,10 +43,11 @@ int RunUp(const UpOptions& options) {
     return 1;
   }
   // Controllers act through the same API as every other client, in-process.
-  auto client = client::NewInProcessClient((*server)->api(),
-                                           apiserver::UserInfo{"system:skiff-controllers", {"system:masters"}});
+  auto client = client::NewInProcessClient(
+      (*server)->api(), apiserver::UserInfo{"system:skiff-controllers", {"system:masters"}});
   controllers::Manager manager(client.get());
-  if (Status s = controllers::StartCoreControllers(manager, client.get(), (*server)->registry()); !s.ok()) {
+  if (Status s = controllers::StartCoreControllers(manager, client.get(), (*server)->registry());
+      !s.ok()) {
     std::cerr << "skiff up: " << s.message() << "\n";
     return 1;
   }
@@ -64,7 +65,9 @@ int RunUp(const UpOptions& options) {
       return 1;
     }
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   std::cout << "skiff is ready at " << (*server)->url() << " (" << ms << " ms)\n"
             << "  kubeconfig: " << kc_path << "   (export KUBECONFIG=" << kc_path << ")\n"
             << "  data:       " << so.data_dir << "\n"
