@@ -5,6 +5,7 @@
 
 #include "apiserver/discovery.h"
 #include "apiserver/openapi.h"
+#include "apiserver/protobuf.h"
 #include "apiserver/reviews.h"
 #include "apiserver/table.h"
 #include "common/log.h"
@@ -81,19 +82,19 @@ api::WriteOptions WriteOptionsFrom(const http::Request& req) {
   return o;
 }
 
-// Parses a request body in JSON or YAML, as its Content-Type says.
-StatusOr<Json> ParseBody(const http::Request& req) {
+// Parses a request body in JSON, YAML or (for built-in kinds kubectl sends that way) protobuf,
+// as its Content-Type says.
+StatusOr<Json> ParseBody(const http::Request& req, const api::ResourceInfo& res) {
   std::string ct = req.Header("Content-Type");
-  if (ct.find("protobuf") != std::string::npos) {
-    return Status(Code::kUnsupportedMediaType,
-                  "the body of the request was in an unknown format - accepted media types "
-                  "include: application/json, application/yaml");
-  }
-  if (req.body.empty()) return Status::BadRequest("the request body is empty; an object was expected");
-  StatusOr<Json> body = ct.find("yaml") != std::string::npos ? ParseYaml(req.body) : ParseJson(req.body);
+  if (ct.find("protobuf") != std::string::npos) return DecodeProtobufBody(res, req.body);
+  if (req.body.empty())
+    return Status::BadRequest("the request body is empty; an object was expected");
+  StatusOr<Json> body =
+      ct.find("yaml") != std::string::npos ? ParseYaml(req.body) : ParseJson(req.body);
   if (!body.ok()) {
     // kubectl shows this message to the user: say what was wrong with their input.
-    return Status::BadRequest("the body of the request could not be decoded: " + body.status().message());
+    return Status::BadRequest("the body of the request could not be decoded: " +
+                              body.status().message());
   }
   if (!body->is_object()) return Status::BadRequest("the request body must be a JSON object");
   return body;
@@ -194,29 +195,29 @@ http::Reply ApiHandler::Handle(http::Request& req) {
     if (auto reply = route(req, *user)) return std::move(*reply);
   }
 
-  const bool aggregated = req.Header("Accept").find("as=APIGroupDiscoveryList") != std::string::npos;
-  const std::string agg_version =
-      req.Header("Accept").find("v=v2;") != std::string::npos ||
-              req.Header("Accept").find("v=v2,") != std::string::npos ||
-              req.Header("Accept").find("v=v2;as") != std::string::npos
-          ? "v2"
-          : "v2beta1";
+  const bool aggregated =
+      req.Header("Accept").find("as=APIGroupDiscoveryList") != std::string::npos;
+  const std::string agg_version = req.Header("Accept").find("v=v2;") != std::string::npos ||
+                                          req.Header("Accept").find("v=v2,") != std::string::npos ||
+                                          req.Header("Accept").find("v=v2;as") != std::string::npos
+                                      ? "v2"
+                                      : "v2beta1";
   api::ResourceRegistry& registry = *api_->registry();
   if (path == "/api" || path == "/api/") {
     if (aggregated) {
       std::string av = "apidiscovery.k8s.io/" + agg_version;
-      return JsonResponse(200, AggregatedDiscovery(registry, true, av.c_str()),
-                          "application/json;g=apidiscovery.k8s.io;v=" + agg_version +
-                              ";as=APIGroupDiscoveryList");
+      return JsonResponse(
+          200, AggregatedDiscovery(registry, true, av.c_str()),
+          "application/json;g=apidiscovery.k8s.io;v=" + agg_version + ";as=APIGroupDiscoveryList");
     }
     return JsonResponse(200, CoreApiVersions(options_.server_address));
   }
   if (path == "/apis" || path == "/apis/") {
     if (aggregated) {
       std::string av = "apidiscovery.k8s.io/" + agg_version;
-      return JsonResponse(200, AggregatedDiscovery(registry, false, av.c_str()),
-                          "application/json;g=apidiscovery.k8s.io;v=" + agg_version +
-                              ";as=APIGroupDiscoveryList");
+      return JsonResponse(
+          200, AggregatedDiscovery(registry, false, av.c_str()),
+          "application/json;g=apidiscovery.k8s.io;v=" + agg_version + ";as=APIGroupDiscoveryList");
     }
     return JsonResponse(200, ApiGroupList(registry));
   }
@@ -233,7 +234,11 @@ http::Reply ApiHandler::Handle(http::Request& req) {
     r.content_type = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
     static const std::string kEmptyV2Document = [] {
       const std::string info = std::string("\x0a\x05skiff", 7) + std::string("\x12\x07v1.32.0", 9);
-      return std::string("\x0a\x03" "2.0", 5) + "\x12" + static_cast<char>(info.size()) + info;
+      return std::string(
+                 "\x0a\x03"
+                 "2.0",
+                 5) +
+             "\x12" + static_cast<char>(info.size()) + info;
     }();
     r.body = kEmptyV2Document;
     return r;
@@ -257,7 +262,8 @@ http::Reply ApiHandler::Handle(http::Request& req) {
     group = segs[1];
     if (segs.size() == 2) {
       Json g = ApiGroup(registry, group);
-      if (g.is_null()) return ErrorReply(Status::NotFound("the server could not find the requested resource"));
+      if (g.is_null())
+        return ErrorReply(Status::NotFound("the server could not find the requested resource"));
       return JsonResponse(200, g);
     }
     version = segs[2];
@@ -267,7 +273,8 @@ http::Reply ApiHandler::Handle(http::Request& req) {
   }
   if (segs.size() == rest) {
     Json list = ApiResourceList(registry, group, version);
-    if (list.is_null()) return ErrorReply(Status::NotFound("the server could not find the requested resource"));
+    if (list.is_null())
+      return ErrorReply(Status::NotFound("the server could not find the requested resource"));
     return JsonResponse(200, list);
   }
 
@@ -285,12 +292,14 @@ http::Reply ApiHandler::Handle(http::Request& req) {
     plural = r[2];
     if (r.size() >= 4) t.name = r[3];
     if (r.size() >= 5) t.subresource = r[4];
-    if (r.size() > 5) return ErrorReply(Status::NotFound("the server could not find the requested resource"));
+    if (r.size() > 5)
+      return ErrorReply(Status::NotFound("the server could not find the requested resource"));
   } else {
     plural = r[0];
     if (r.size() >= 2) t.name = r[1];
     if (r.size() >= 3) t.subresource = r[2];
-    if (r.size() > 3) return ErrorReply(Status::NotFound("the server could not find the requested resource"));
+    if (r.size() > 3)
+      return ErrorReply(Status::NotFound("the server could not find the requested resource"));
   }
   t.res = registry.Find(group, version, plural);
   if (!t.res) {
@@ -302,8 +311,7 @@ http::Reply ApiHandler::Handle(http::Request& req) {
   return HandleResource(req, *user, t);
 }
 
-http::Reply ApiHandler::HandleResource(http::Request& req, const UserInfo& user,
-                                       const Target& t) {
+http::Reply ApiHandler::HandleResource(http::Request& req, const UserInfo& user, const Target& t) {
   const api::ResourceInfo& res = *t.res;
   const bool watch = QueryBool(req, "watch");
   RequestAttributes attrs;
@@ -314,7 +322,8 @@ http::Reply ApiHandler::HandleResource(http::Request& req, const UserInfo& user,
   attrs.ns = t.ns;
   attrs.name = t.name;
   if (attrs.verb.empty()) {
-    return ErrorReply(Status(Code::kMethodNotAllowed, "the server does not allow this method on the requested resource"));
+    return ErrorReply(Status(Code::kMethodNotAllowed,
+                             "the server does not allow this method on the requested resource"));
   }
   if (Status s = authz_->Authorize(user, attrs); !s.ok()) return ErrorReply(s);
 
@@ -380,18 +389,21 @@ http::Reply ApiHandler::HandleResource(http::Request& req, const UserInfo& user,
 
   if (req.method == "POST") {
     if (!t.name.empty()) {
-      return ErrorReply(Status(Code::kMethodNotAllowed, "the server does not allow this method on the requested resource"));
+      return ErrorReply(Status(Code::kMethodNotAllowed,
+                               "the server does not allow this method on the requested resource"));
     }
-    auto body = ParseBody(req);
+    auto body = ParseBody(req, res);
     if (!body.ok()) return ErrorReply(body.status());
-    return respond(api_->Create(ctx, res, ns, std::move(*body), WriteOptionsFrom(req), &warnings), 201);
+    return respond(api_->Create(ctx, res, ns, std::move(*body), WriteOptionsFrom(req), &warnings),
+                   201);
   }
 
   if (req.method == "PUT") {
     if (t.name.empty()) {
-      return ErrorReply(Status(Code::kMethodNotAllowed, "the server does not allow this method on the requested resource"));
+      return ErrorReply(Status(Code::kMethodNotAllowed,
+                               "the server does not allow this method on the requested resource"));
     }
-    auto body = ParseBody(req);
+    auto body = ParseBody(req, res);
     if (!body.ok()) return ErrorReply(body.status());
     return respond(api_->Update(ctx, res, ns, t.name, std::move(*body), WriteOptionsFrom(req),
                                 status_sub, &warnings),
@@ -400,7 +412,8 @@ http::Reply ApiHandler::HandleResource(http::Request& req, const UserInfo& user,
 
   if (req.method == "PATCH") {
     if (t.name.empty()) {
-      return ErrorReply(Status(Code::kMethodNotAllowed, "the server does not allow this method on the requested resource"));
+      return ErrorReply(Status(Code::kMethodNotAllowed,
+                               "the server does not allow this method on the requested resource"));
     }
     std::string ct = req.Header("Content-Type");
     ct = ct.substr(0, ct.find(';'));
@@ -427,7 +440,8 @@ http::Reply ApiHandler::HandleResource(http::Request& req, const UserInfo& user,
   if (req.method == "DELETE") {
     api::DeleteOptions opts;
     opts.propagation_policy = req.Query("propagationPolicy");
-    if (req.HasQuery("gracePeriodSeconds")) opts.grace_period_seconds = QueryInt(req, "gracePeriodSeconds", 0);
+    if (req.HasQuery("gracePeriodSeconds"))
+      opts.grace_period_seconds = QueryInt(req, "gracePeriodSeconds", 0);
     opts.dry_run = req.Query("dryRun") == "All";
     if (!req.body.empty()) {
       auto body = ParseJson(req.body);
@@ -440,7 +454,8 @@ http::Reply ApiHandler::HandleResource(http::Request& req, const UserInfo& user,
             (*body)["orphanDependents"].get<bool>()) {
           opts.propagation_policy = "Orphan";
         }
-        if (body->contains("gracePeriodSeconds") && (*body)["gracePeriodSeconds"].is_number_integer()) {
+        if (body->contains("gracePeriodSeconds") &&
+            (*body)["gracePeriodSeconds"].is_number_integer()) {
           opts.grace_period_seconds = (*body)["gracePeriodSeconds"].get<int64_t>();
         }
         if (const Json* p = FindPath(*body, "preconditions.uid"); p && p->is_string()) {
@@ -456,9 +471,9 @@ http::Reply ApiHandler::HandleResource(http::Request& req, const UserInfo& user,
     }
     if (opts.propagation_policy != "" && opts.propagation_policy != "Background" &&
         opts.propagation_policy != "Foreground" && opts.propagation_policy != "Orphan") {
-      return ErrorReply(Status::BadRequest("propagationPolicy: Unsupported value: \"" +
-                                           opts.propagation_policy +
-                                           "\": supported values: \"Foreground\", \"Background\", \"Orphan\""));
+      return ErrorReply(
+          Status::BadRequest("propagationPolicy: Unsupported value: \"" + opts.propagation_policy +
+                             "\": supported values: \"Foreground\", \"Background\", \"Orphan\""));
     }
     if (t.name.empty()) {
       auto lo = ListOptionsFrom(req);
@@ -475,11 +490,11 @@ http::Reply ApiHandler::HandleResource(http::Request& req, const UserInfo& user,
                    : 200;
     return respond(std::move(deleted), code);
   }
-  return ErrorReply(Status(Code::kMethodNotAllowed, "the server does not allow this method on the requested resource"));
+  return ErrorReply(Status(Code::kMethodNotAllowed,
+                           "the server does not allow this method on the requested resource"));
 }
 
-http::Reply ApiHandler::HandleList(http::Request& req, const RequestContext& ctx,
-                                   const Target& t) {
+http::Reply ApiHandler::HandleList(http::Request& req, const RequestContext& ctx, const Target& t) {
   const api::ResourceInfo& res = *t.res;
   auto lo = ListOptionsFrom(req);
   if (!lo.ok()) return ErrorReply(lo.status());
@@ -570,8 +585,8 @@ http::Reply ApiHandler::HandleWatch(http::Request& req, const RequestContext& ct
         Json tbl = ToTable(*res, {*obj}, meta, to);
         // Column definitions travel with the first event only, as kube-apiserver sends them.
         if (!state->first_table.exchange(false)) tbl["columnDefinitions"] = Json::array();
-        line = "{\"type\":\"" + std::string(e.type) + "\",\"object\":" +
-               tbl.dump(-1, ' ', false, Json::error_handler_t::replace) + "}\n";
+        line = "{\"type\":\"" + std::string(e.type) +
+               "\",\"object\":" + tbl.dump(-1, ' ', false, Json::error_handler_t::replace) + "}\n";
       } else {
         line = "{\"type\":\"" + std::string(e.type) + "\",\"object\":" + e.object + "}\n";
       }

@@ -33,6 +33,12 @@ class ProtoReader {
   bool Next(ProtoField* field);
   bool ok() const { return ok_; }
 
+  // Reads one bare varint: the elements of a packed repeated field.
+  bool NextPackedVarint(uint64_t* out) {
+    if (!ok_ || pos_ >= data_.size()) return false;
+    return ReadVarint(out) || Fail();
+  }
+
  private:
   bool ReadVarint(uint64_t* out);
   bool Fail() {
@@ -60,17 +66,27 @@ StatusOr<ProtoEnvelope> ParseProtoEnvelope(std::string_view body);
 // True when proto_types.cc has a message definition for `kind` (e.g. "ConfigMap").
 bool HasProtoMessage(std::string_view kind);
 
-// Decodes `raw`, a message of type `message`, into JSON as Go's encoding/json would write the Go
-// struct: zero scalars of `omitempty` fields are left out, pointer fields keep explicit zeros,
-// unknown field numbers are skipped. 400 on malformed input; 415 when `message` is not defined.
-StatusOr<Json> DecodeProtoMessage(std::string_view message, std::string_view raw);
-
-// Decodes a whole protobuf request body for `res`: checks that the envelope holds `res.kind`
-// and returns the object with apiVersion and kind set. 415 for kinds without a definition.
+// Decodes a whole protobuf request body for `res` into the object's JSON form, as Go's
+// encoding/json would write the Go struct: zero scalars of `omitempty` fields are left out,
+// pointer fields keep explicit zeros, present structs are kept even when empty, unknown field
+// numbers are skipped. Checks that the envelope holds `res.kind`; sets apiVersion and kind.
+// 400 on malformed input; 415 for kinds without a definition.
 StatusOr<Json> DecodeProtobufBody(const api::ResourceInfo& res, std::string_view body);
 
-// Names of messages that fields reference but the table lacks; empty when the table is whole.
-// (For tests: a typo in proto_types.cc would otherwise silently drop a field.)
+// The message table (proto_types.cc): one entry per message, its fields written as
+// "NUMBER jsonName TYPE; ..." where TYPE is a scalar (string int32 int64 bool bytes double), a
+// Kubernetes special type (Time Quantity IntOrString RawExtension FieldsV1) or a message name;
+// `[]TYPE` is repeated and `map<TYPE>` a map with string keys. A trailing `*` keeps zero values
+// (Go pointer fields and fields without omitempty); jsonName `-` inlines an embedded struct.
+struct ProtoMessageDef {
+  std::string_view name;
+  std::string_view api_group;  // For top-level kinds: the group whose kind it is; else "-".
+  std::string_view fields;
+};
+const std::vector<ProtoMessageDef>& ProtoMessageTable();
+
+// What is wrong with the table (bad syntax, duplicates, fields naming undefined messages); empty
+// when it is whole. For tests: a typo in proto_types.cc would otherwise silently drop a field.
 std::vector<std::string> ProtoTableProblems();
 
 }  // namespace skiff::apiserver

@@ -191,7 +191,8 @@ Json ToTable(const api::ResourceInfo& res, const std::vector<Json>& objects,
     api::PrinterColumn copy = pc;
     cells.push_back([copy, now](const Json& o) { return CellFromPath(o, copy, now); });
   }
-  if (!has_age) {
+  // As for CRDs on a cluster: Age is the default column, shown when a kind declares none.
+  if (!has_age && (builtin_printer || res.columns.empty())) {
     cols.push_back({"Age", "string", "", "Time since the object was created."});
     cells.push_back([now](const Json& o) { return Json(Age(o, now)); });
   }
