@@ -20,7 +20,7 @@ struct WatchOptions {
   std::string field_selector;
   std::string resource_version;  // "" or "0": start with ADDED for every current object
   bool allow_bookmarks = false;
-  int64_t timeout_seconds = 0;   // 0: until stopped
+  int64_t timeout_seconds = 0;  // 0: until stopped
   bool send_initial_events = false;
 };
 

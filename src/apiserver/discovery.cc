@@ -7,7 +7,8 @@ namespace {
 Json Verbs(const api::ResourceInfo& res) {
   if (!res.verbs.empty()) return res.verbs;
   if (!res.stored) return Json::array({"create"});
-  return Json::array({"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"});
+  return Json::array(
+      {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"});
 }
 
 Json SubresourceVerbs(const std::string& sub) {
@@ -85,7 +86,9 @@ Json ApiResourceList(const api::ResourceRegistry& registry, const std::string& g
       resources.push_back({{"name", res->plural + "/" + sub},
                            {"singularName", ""},
                            {"namespaced", res->namespaced},
-                           {"kind", sub == "binding" ? "Binding" : sub == "eviction" ? "Eviction" : res->kind},
+                           {"kind", sub == "binding"    ? "Binding"
+                                    : sub == "eviction" ? "Eviction"
+                                                        : res->kind},
                            {"verbs", SubresourceVerbs(sub)}});
     }
   }
@@ -119,8 +122,10 @@ Json AggregatedDiscovery(const api::ResourceRegistry& registry, bool core,
         for (const std::string& sub : Subresources(*res)) {
           Json sk = kind;
           if (sub == "binding") sk["kind"] = "Binding";
-          if (sub == "eviction") sk = {{"group", "policy"}, {"version", "v1"}, {"kind", "Eviction"}};
-          subs.push_back({{"subresource", sub}, {"responseKind", sk}, {"verbs", SubresourceVerbs(sub)}});
+          if (sub == "eviction")
+            sk = {{"group", "policy"}, {"version", "v1"}, {"kind", "Eviction"}};
+          subs.push_back(
+              {{"subresource", sub}, {"responseKind", sk}, {"verbs", SubresourceVerbs(sub)}});
         }
         if (!subs.empty()) r["subresources"] = subs;
         resources.push_back(r);

@@ -8,8 +8,8 @@
 
 namespace skiff::apiserver {
 
-Json CoreApiVersions(const std::string& server_address);               // GET /api
-Json ApiGroupList(const api::ResourceRegistry& registry);                // GET /apis
+Json CoreApiVersions(const std::string& server_address);   // GET /api
+Json ApiGroupList(const api::ResourceRegistry& registry);  // GET /apis
 // GET /api/v1 or /apis/<g>/<v>; null when the group-version is not served.
 Json ApiResourceList(const api::ResourceRegistry& registry, const std::string& group,
                      const std::string& version);

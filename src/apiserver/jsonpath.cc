@@ -39,7 +39,9 @@ std::vector<const Json*> Bracket(const std::vector<const Json*>& in, const std::
   if (e.rfind("?(", 0) == 0 && e.back() == ')') {
     // Filter: @.path==value or @.path!=value or @.path (exists).
     std::string cond = e.substr(2, e.size() - 3);
-    std::string op = cond.find("==") != std::string::npos ? "==" : cond.find("!=") != std::string::npos ? "!=" : "";
+    std::string op = cond.find("==") != std::string::npos   ? "=="
+                     : cond.find("!=") != std::string::npos ? "!="
+                                                            : "";
     std::string lhs = op.empty() ? cond : cond.substr(0, cond.find(op));
     std::string rhs = op.empty() ? "" : Unquote(TrimSpaces(cond.substr(cond.find(op) + 2)));
     lhs = TrimSpaces(lhs);
@@ -53,7 +55,8 @@ std::vector<const Json*> Bracket(const std::vector<const Json*>& in, const std::
           match = !vals.empty();
         } else {
           std::string actual;
-          if (!vals.empty()) actual = vals[0].is_string() ? vals[0].get<std::string>() : vals[0].dump();
+          if (!vals.empty())
+            actual = vals[0].is_string() ? vals[0].get<std::string>() : vals[0].dump();
           match = (actual == rhs) == (op == "==");
         }
         if (match) out.push_back(&item);

@@ -91,8 +91,8 @@ void ValidateObjectMeta(const api::ResourceInfo& res, const Json& metadata,
     problem = CheckDns1123Subdomain(name);
   }
   if (!problem.empty()) {
-    causes->push_back({"FieldValueInvalid",
-                       "Invalid value: " + Quote(name) + ": " + problem, "metadata.name"});
+    causes->push_back(
+        {"FieldValueInvalid", "Invalid value: " + Quote(name) + ": " + problem, "metadata.name"});
   }
   for (const char* field : {"labels", "annotations"}) {
     auto it = metadata.find(field);
@@ -129,14 +129,14 @@ void ValidateObjectMeta(const api::ResourceInfo& res, const Json& metadata,
       }
     }
     if (std::string(field) == "annotations" && total > 256 * 1024) {
-      causes->push_back({"FieldValueTooLong",
-                         "Too long: must have at most 262144 bytes", "metadata.annotations"});
+      causes->push_back({"FieldValueTooLong", "Too long: must have at most 262144 bytes",
+                         "metadata.annotations"});
     }
   }
   if (auto it = metadata.find("finalizers"); it != metadata.end() && !it->is_null()) {
     if (!it->is_array()) {
-      causes->push_back({"FieldValueInvalid", "Invalid value: must be a list of strings",
-                         "metadata.finalizers"});
+      causes->push_back(
+          {"FieldValueInvalid", "Invalid value: must be a list of strings", "metadata.finalizers"});
     }
   }
   if (auto it = metadata.find("ownerReferences"); it != metadata.end() && it->is_array()) {
@@ -170,9 +170,9 @@ std::string NewUid() {
   a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(a >> 32), static_cast<unsigned>((a >> 16) & 0xffff),
-                static_cast<unsigned>(a & 0xffff), static_cast<unsigned>(b >> 48),
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48),
                 static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return buf;
 }

@@ -1,8 +1,8 @@
 #include "apiserver/object_api.h"
 
 #include "api/schema.h"
-#include "apiserver/meta.h"
 #include "apiserver/managed_fields.h"
+#include "apiserver/meta.h"
 #include "apiserver/patch.h"
 #include "apiserver/selector.h"
 #include "common/encoding.h"
@@ -164,10 +164,10 @@ Status AlreadyExistsError(const api::ResourceInfo& res, const std::string& name)
 }
 
 Status ConflictError(const api::ResourceInfo& res, const std::string& name) {
-  Status s = Status::Conflict("Operation cannot be fulfilled on " + res.GroupResource() + " \"" +
-                              name +
-                              "\": the object has been modified; please apply your changes to "
-                              "the latest version and try again");
+  Status s =
+      Status::Conflict("Operation cannot be fulfilled on " + res.GroupResource() + " \"" + name +
+                       "\": the object has been modified; please apply your changes to "
+                       "the latest version and try again");
   s.WithDetails(name, res.group, res.plural);
   return s;
 }
@@ -323,8 +323,9 @@ Status ObjectApi::CheckNamespace(const api::ResourceInfo& res, const std::string
   if (op == Operation::kCreate && rec->value.find("\"deletionTimestamp\"") != std::string::npos) {
     auto obj = ParseJson(rec->value);
     if (obj.ok() && FindPath(*obj, "metadata.deletionTimestamp") != nullptr) {
-      Status s = Status::Forbidden(res.GroupResource() + " is forbidden: unable to create new content in namespace " + ns +
-                                   " because it is being terminated");
+      Status s = Status::Forbidden(res.GroupResource() +
+                                   " is forbidden: unable to create new content in namespace " +
+                                   ns + " because it is being terminated");
       return s;
     }
   }
@@ -381,7 +382,9 @@ StatusOr<Json> ObjectApi::CreateInternal(const RequestContext& ctx, const api::R
   std::string name = meta.value("name", "");
   const std::string generate = meta.value("generateName", "");
   if (name.empty() && generate.empty()) {
-    Status s = Status::Invalid(res.GroupKind() + " \"\" is invalid: metadata.name: Required value: name or generateName is required");
+    Status s = Status::Invalid(
+        res.GroupKind() +
+        " \"\" is invalid: metadata.name: Required value: name or generateName is required");
     s.WithDetails("", res.group, res.kind);
     s.AddCause({"FieldValueRequired", "Required value: name or generateName is required",
                 "metadata.name"});
@@ -392,8 +395,8 @@ StatusOr<Json> ObjectApi::CreateInternal(const RequestContext& ctx, const api::R
     meta["name"] = name;
   }
 
-  for (const char* f : {"resourceVersion", "uid", "deletionTimestamp", "deletionGracePeriodSeconds",
-                        "selfLink"}) {
+  for (const char* f :
+       {"resourceVersion", "uid", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"}) {
     meta.erase(f);
   }
   meta["uid"] = NewUid();
@@ -461,8 +464,7 @@ StatusOr<Json> ObjectApi::Update(const RequestContext& ctx, const api::ResourceI
 StatusOr<Json> ObjectApi::UpdateInternal(const RequestContext& ctx, const api::ResourceInfo& res,
                                          const std::string& ns, const std::string& name,
                                          Json object, const Json& live, int64_t live_revision,
-                                         const api::WriteOptions& options,
-                                         bool status_subresource,
+                                         const api::WriteOptions& options, bool status_subresource,
                                          std::vector<std::string>* warnings, bool track_fields) {
   object["apiVersion"] = res.ApiVersion();
   object["kind"] = res.kind;
@@ -497,7 +499,8 @@ StatusOr<Json> ObjectApi::UpdateInternal(const RequestContext& ctx, const api::R
             res.GroupKind(), name,
             {{"FieldValueForbidden",
               "Forbidden: no new finalizers can be added if the object is being deleted, found new "
-              "finalizers " + Json::array({f}).dump(),
+              "finalizers " +
+                  Json::array({f}).dump(),
               "metadata.finalizers"}});
       }
     }
@@ -522,8 +525,8 @@ StatusOr<Json> ObjectApi::UpdateInternal(const RequestContext& ctx, const api::R
   return Commit(res, Key(res, ns, name), std::move(object), live_revision);
 }
 
-StatusOr<Json> ObjectApi::Commit(const api::ResourceInfo& res, const std::string& key,
-                                 Json object, int64_t expected_revision) {
+StatusOr<Json> ObjectApi::Commit(const api::ResourceInfo& res, const std::string& key, Json object,
+                                 int64_t expected_revision) {
   const Json& meta = object["metadata"];
   const bool deleting = meta.contains("deletionTimestamp");
   const bool no_finalizers = !meta.contains("finalizers") || meta["finalizers"].empty();
@@ -549,10 +552,9 @@ StatusOr<Json> ObjectApi::Commit(const api::ResourceInfo& res, const std::string
 }
 
 StatusOr<Json> ObjectApi::Patch(const RequestContext& ctx, const api::ResourceInfo& res,
-                                const std::string& ns, const std::string& name,
-                                api::PatchType type, const std::string& body,
-                                const api::WriteOptions& options, bool status_subresource,
-                                std::vector<std::string>* warnings) {
+                                const std::string& ns, const std::string& name, api::PatchType type,
+                                const std::string& body, const api::WriteOptions& options,
+                                bool status_subresource, std::vector<std::string>* warnings) {
   if (type == api::PatchType::kStrategicMerge && !res.group.empty()) {
     Status s(Code::kUnsupportedMediaType,
              "the body of the request was in an unknown format - accepted media types include: "
@@ -616,8 +618,8 @@ StatusOr<Json> ObjectApi::Patch(const RequestContext& ctx, const api::ResourceIn
         break;
       case api::PatchType::kApply: {
         const std::string now = FormatRfc3339(clock_->Now());
-        patched = ServerSideApply(&*live, patch, options.field_manager, options.force,
-                                  res.schema(), res.ApiVersion(), now, status_subresource);
+        patched = ServerSideApply(&*live, patch, options.field_manager, options.force, res.schema(),
+                                  res.ApiVersion(), now, status_subresource);
         track = false;
         break;
       }
@@ -657,18 +659,18 @@ StatusOr<Json> ObjectApi::Delete(const RequestContext& ctx, const api::ResourceI
     Json obj = std::move(*parsed);
     Json& meta = obj["metadata"];
     if (!options.precondition_uid.empty() && options.precondition_uid != meta.value("uid", "")) {
-      Status s = Status::Conflict("Precondition failed: UID in precondition: " +
-                                  options.precondition_uid + ", UID in object meta: " +
-                                  meta.value("uid", ""));
+      Status s =
+          Status::Conflict("Precondition failed: UID in precondition: " + options.precondition_uid +
+                           ", UID in object meta: " + meta.value("uid", ""));
       s.WithDetails(name, res.group, res.plural);
       return s;
     }
     if (!options.precondition_resource_version.empty() &&
         options.precondition_resource_version != std::to_string(rec->revision)) {
-      Status s = Status::Conflict("Precondition failed: ResourceVersion in precondition: " +
-                                  options.precondition_resource_version +
-                                  ", ResourceVersion in object meta: " +
-                                  std::to_string(rec->revision));
+      Status s =
+          Status::Conflict("Precondition failed: ResourceVersion in precondition: " +
+                           options.precondition_resource_version +
+                           ", ResourceVersion in object meta: " + std::to_string(rec->revision));
       s.WithDetails(name, res.group, res.plural);
       return s;
     }
@@ -714,8 +716,8 @@ StatusOr<Json> ObjectApi::Delete(const RequestContext& ctx, const api::ResourceI
   return ConflictError(res, name);
 }
 
-StatusOr<Json> ObjectApi::DeleteCollection(const RequestContext& ctx,
-                                           const api::ResourceInfo& res, const std::string& ns,
+StatusOr<Json> ObjectApi::DeleteCollection(const RequestContext& ctx, const api::ResourceInfo& res,
+                                           const std::string& ns,
                                            const api::ListOptions& list_options,
                                            const api::DeleteOptions& options) {
   api::ListOptions lo = list_options;

@@ -74,16 +74,15 @@ class ObjectApi {
   void AddAdmissionPlugin(std::unique_ptr<AdmissionPlugin> plugin);
 
   // `ns` is ignored for cluster-scoped resources.
-  StatusOr<Json> Get(const RequestContext& ctx, const api::ResourceInfo& res,
-                     const std::string& ns, const std::string& name);
+  StatusOr<Json> Get(const RequestContext& ctx, const api::ResourceInfo& res, const std::string& ns,
+                     const std::string& name);
   // `ns` "" lists all namespaces.
   StatusOr<ListResult> List(const RequestContext& ctx, const api::ResourceInfo& res,
                             const std::string& ns, const api::ListOptions& options);
   // Events go to `sink` (current objects first as ADDED when options.resource_version is "" or
   // "0"). kGone if the resourceVersion is compacted.
   StatusOr<std::unique_ptr<WatchHandle>> Watch(const RequestContext& ctx,
-                                               const api::ResourceInfo& res,
-                                               const std::string& ns,
+                                               const api::ResourceInfo& res, const std::string& ns,
                                                const api::WatchOptions& options, WatchSink sink);
 
   StatusOr<Json> Create(const RequestContext& ctx, const api::ResourceInfo& res,

@@ -58,7 +58,9 @@ StatusOr<LabelSelector> LabelSelector::Parse(const std::string& text) {
   if (Trim(text).empty()) return sel;
   for (const std::string& raw : SplitTopLevel(text)) {
     std::string part = Trim(raw);
-    if (part.empty()) return Status::BadRequest("unable to parse requirement: empty requirement in \"" + text + "\"");
+    if (part.empty())
+      return Status::BadRequest("unable to parse requirement: empty requirement in \"" + text +
+                                "\"");
     Requirement req;
     size_t pos;
     if (part[0] == '!') {
@@ -78,7 +80,8 @@ StatusOr<LabelSelector> LabelSelector::Parse(const std::string& text) {
       size_t start = 0;
       while (true) {
         size_t comma = inner.find(',', start);
-        req.values.push_back(Trim(inner.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+        req.values.push_back(Trim(
+            inner.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
         if (comma == std::string::npos) break;
         start = comma + 1;
       }
@@ -99,7 +102,8 @@ StatusOr<LabelSelector> LabelSelector::Parse(const std::string& text) {
       req.op = Op::kExists;
     }
     if (!ValidLabelKey(req.key)) {
-      return Status::BadRequest("unable to parse requirement: invalid label key \"" + req.key + "\"");
+      return Status::BadRequest("unable to parse requirement: invalid label key \"" + req.key +
+                                "\"");
     }
     sel.requirements_.push_back(std::move(req));
   }
@@ -111,7 +115,8 @@ StatusOr<LabelSelector> LabelSelector::FromJson(const Json& selector) {
   if (!selector.is_object()) return sel;
   if (auto it = selector.find("matchLabels"); it != selector.end() && it->is_object()) {
     for (auto& [k, v] : it->items()) {
-      sel.requirements_.push_back({k, Op::kEquals, {v.is_string() ? v.get<std::string>() : v.dump()}});
+      sel.requirements_.push_back(
+          {k, Op::kEquals, {v.is_string() ? v.get<std::string>() : v.dump()}});
     }
   }
   if (auto it = selector.find("matchExpressions"); it != selector.end() && it->is_array()) {
@@ -119,13 +124,19 @@ StatusOr<LabelSelector> LabelSelector::FromJson(const Json& selector) {
       Requirement req;
       req.key = e.value("key", "");
       std::string op = e.value("operator", "");
-      if (op == "In") req.op = Op::kIn;
-      else if (op == "NotIn") req.op = Op::kNotIn;
-      else if (op == "Exists") req.op = Op::kExists;
-      else if (op == "DoesNotExist") req.op = Op::kDoesNotExist;
-      else return Status::BadRequest("\"" + op + "\" is not a valid label selector operator");
+      if (op == "In")
+        req.op = Op::kIn;
+      else if (op == "NotIn")
+        req.op = Op::kNotIn;
+      else if (op == "Exists")
+        req.op = Op::kExists;
+      else if (op == "DoesNotExist")
+        req.op = Op::kDoesNotExist;
+      else
+        return Status::BadRequest("\"" + op + "\" is not a valid label selector operator");
       if (auto vs = e.find("values"); vs != e.end() && vs->is_array()) {
-        for (const Json& v : *vs) req.values.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+        for (const Json& v : *vs)
+          req.values.push_back(v.is_string() ? v.get<std::string>() : v.dump());
       }
       sel.requirements_.push_back(std::move(req));
     }
@@ -192,7 +203,8 @@ StatusOr<FieldSelector> FieldSelector::Parse(const std::string& text) {
       return Status::BadRequest("invalid field selector: \"" + part +
                                 "\": expected an operator (=, ==, !=)");
     }
-    if (t.path.empty()) return Status::BadRequest("invalid field selector: empty field in \"" + part + "\"");
+    if (t.path.empty())
+      return Status::BadRequest("invalid field selector: empty field in \"" + part + "\"");
     sel.terms_.push_back(std::move(t));
   }
   return sel;

@@ -2,9 +2,9 @@
 // bootstrapped (certificates, admin token, default namespaces, user CRDs).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
-#include <atomic>
 #include <string>
 #include <thread>
 
@@ -19,12 +19,12 @@
 namespace skiff::apiserver {
 
 struct ApiServerOptions {
-  std::string data_dir;            // $SKIFF_HOME
+  std::string data_dir;  // $SKIFF_HOME
   std::string address = "127.0.0.1";
-  uint16_t port = 6443;            // 0: any free port
-  bool insecure_http = false;      // plain HTTP, every request is the admin (development only)
+  uint16_t port = 6443;        // 0: any free port
+  bool insecure_http = false;  // plain HTTP, every request is the admin (development only)
   int threads = 4;
-  bool in_memory_store = false;    // tests: no SQLite file
+  bool in_memory_store = false;  // tests: no SQLite file
   bool fsync_each_commit = false;
   int64_t history_revisions = 10000;
   size_t max_body_bytes = 3 * 1024 * 1024;

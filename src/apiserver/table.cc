@@ -34,7 +34,8 @@ std::string Str(const Json* v, const std::string& fallback = "") {
 // The kubectl pod STATUS column: the phase, overridden by the most telling container reason.
 std::string PodStatus(const Json& pod) {
   std::string reason = Str(FindPath(pod, "status.phase"), "Pending");
-  if (const Json* r = FindPath(pod, "status.reason"); r && r->is_string()) reason = r->get<std::string>();
+  if (const Json* r = FindPath(pod, "status.reason"); r && r->is_string())
+    reason = r->get<std::string>();
   auto container_reason = [](const Json& statuses, bool init, std::string* out) {
     if (!statuses.is_array()) return false;
     for (const Json& cs : statuses) {
@@ -63,7 +64,8 @@ std::string PodStatus(const Json& pod) {
       init && container_reason(*init, true, &r)) {
     return r;
   }
-  if (const Json* cs = FindPath(pod, "status.containerStatuses"); cs && container_reason(*cs, false, &r)) {
+  if (const Json* cs = FindPath(pod, "status.containerStatuses");
+      cs && container_reason(*cs, false, &r)) {
     reason = r;
   }
   if (FindPath(pod, "metadata.deletionTimestamp")) reason = "Terminating";
@@ -74,7 +76,8 @@ void PodColumns(std::vector<Column>* cols, std::vector<CellFn>* cells) {
   cols->push_back({"Ready", "string", "", "The number of ready containers out of all containers."});
   cells->push_back([](const Json& pod) {
     int total = 0, ready = 0;
-    if (const Json* spec = FindPath(pod, "spec.containers"); spec && spec->is_array()) total = spec->size();
+    if (const Json* spec = FindPath(pod, "spec.containers"); spec && spec->is_array())
+      total = spec->size();
     if (const Json* cs = FindPath(pod, "status.containerStatuses"); cs && cs->is_array()) {
       for (const Json& c : *cs) ready += c.value("ready", false) ? 1 : 0;
     }
@@ -94,9 +97,11 @@ void PodColumns(std::vector<Column>* cols, std::vector<CellFn>* cells) {
 
 void PodWideColumns(std::vector<Column>* cols, std::vector<CellFn>* cells) {
   cols->push_back({"IP", "string", "", "The IP address assigned to the pod.", 1});
-  cells->push_back([](const Json& pod) { return Json(Str(FindPath(pod, "status.podIP"), "<none>")); });
+  cells->push_back(
+      [](const Json& pod) { return Json(Str(FindPath(pod, "status.podIP"), "<none>")); });
   cols->push_back({"Node", "string", "", "The node the pod is bound to.", 1});
-  cells->push_back([](const Json& pod) { return Json(Str(FindPath(pod, "spec.nodeName"), "<none>")); });
+  cells->push_back(
+      [](const Json& pod) { return Json(Str(FindPath(pod, "spec.nodeName"), "<none>")); });
 }
 
 size_t MapSize(const Json& obj, const char* a, const char* b = nullptr) {
@@ -137,9 +142,10 @@ Json CellFromPath(const Json& obj, const api::PrinterColumn& pc,
 
 Json ToTable(const api::ResourceInfo& res, const std::vector<Json>& objects,
              const Json& list_metadata, const TableOptions& options) {
-  std::vector<Column> cols = {{"Name", "string", "name",
-                               "Name must be unique within a namespace."}};
-  std::vector<CellFn> cells = {[](const Json& o) { return Json(Str(FindPath(o, "metadata.name"))); }};
+  std::vector<Column> cols = {
+      {"Name", "string", "name", "Name must be unique within a namespace."}};
+  std::vector<CellFn> cells = {
+      [](const Json& o) { return Json(Str(FindPath(o, "metadata.name"))); }};
   const auto now = options.now;
   bool has_age = false;
 
@@ -151,7 +157,8 @@ Json ToTable(const api::ResourceInfo& res, const std::vector<Json>& objects,
     PodColumns(&cols, &cells);
   } else if (core && res.kind == "ConfigMap") {
     cols.push_back({"Data", "string", "", "Number of data entries."});
-    cells.push_back([](const Json& o) { return Json(std::to_string(MapSize(o, "data", "binaryData"))); });
+    cells.push_back(
+        [](const Json& o) { return Json(std::to_string(MapSize(o, "data", "binaryData"))); });
   } else if (core && res.kind == "Secret") {
     cols.push_back({"Type", "string", "", "The type of the secret."});
     cells.push_back([](const Json& o) { return Json(Str(FindPath(o, "type"), "Opaque")); });
@@ -184,10 +191,11 @@ Json ToTable(const api::ResourceInfo& res, const std::vector<Json>& objects,
     builtin_printer = false;
   }
 
-  for (const api::PrinterColumn& pc : builtin_printer ? std::vector<api::PrinterColumn>{} : res.columns) {
+  for (const api::PrinterColumn& pc :
+       builtin_printer ? std::vector<api::PrinterColumn>{} : res.columns) {
     if (pc.name == "Age") has_age = true;
-    cols.push_back({pc.name, pc.type == "date" ? "string" : pc.type, pc.format, pc.description,
-                    pc.priority});
+    cols.push_back(
+        {pc.name, pc.type == "date" ? "string" : pc.type, pc.format, pc.description, pc.priority});
     api::PrinterColumn copy = pc;
     cells.push_back([copy, now](const Json& o) { return CellFromPath(o, copy, now); });
   }

@@ -4,10 +4,10 @@
 #include <iostream>
 
 #include "apiserver/server.h"
-#include "common/file.h"
 #include "cli/client_commands.h"
 #include "cli/up.h"
 #include "common/encoding.h"
+#include "common/file.h"
 #include "common/pki.h"
 
 namespace skiff::cli {
@@ -17,7 +17,8 @@ namespace {
 constexpr char kVersion[] = "0.1.0";
 
 // Prints a kubeconfig for the server whose state lives in `data_dir`.
-int PrintKubeconfig(const std::string& data_dir, const std::string& server, const std::string& out) {
+int PrintKubeconfig(const std::string& data_dir, const std::string& server,
+                    const std::string& out) {
   auto token = ReadFile(data_dir + "/admin.token");
   auto ca = ReadFile(data_dir + "/pki/ca.crt");
   if (!token.ok()) {
@@ -29,15 +30,16 @@ int PrintKubeconfig(const std::string& data_dir, const std::string& server, cons
   while (!t.empty() && isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
   Json cluster = {{"server", server}};
   if (ca.ok()) cluster["certificate-authority-data"] = Base64Encode(*ca);
-  Json cfg = {{"apiVersion", "v1"},
-              {"kind", "Config"},
-              {"clusters", {{{"name", "skiff"}, {"cluster", cluster}}}},
-              {"users", {{{"name", "skiff-admin"}, {"user", {{"token", t}}}}}},
-              {"contexts",
-               {{{"name", "skiff"},
-                 {"context", {{"cluster", "skiff"}, {"user", "skiff-admin"}, {"namespace", "default"}}}}}},
-              {"current-context", "skiff"},
-              {"preferences", Json::object()}};
+  Json cfg = {
+      {"apiVersion", "v1"},
+      {"kind", "Config"},
+      {"clusters", {{{"name", "skiff"}, {"cluster", cluster}}}},
+      {"users", {{{"name", "skiff-admin"}, {"user", {{"token", t}}}}}},
+      {"contexts",
+       {{{"name", "skiff"},
+         {"context", {{"cluster", "skiff"}, {"user", "skiff-admin"}, {"namespace", "default"}}}}}},
+      {"current-context", "skiff"},
+      {"preferences", Json::object()}};
   std::string yaml = ToYaml(cfg);
   if (out.empty() || out == "-") {
     std::cout << yaml;
@@ -67,13 +69,15 @@ int Main(int argc, char** argv) {
   up_cmd->add_flag("--insecure-http", up.insecure_http,
                    "Serve plain HTTP without authentication (development only)");
   up_cmd->add_option("--threads", up.threads, "HTTP worker threads");
-  up_cmd->add_option("--write-kubeconfig", up.kubeconfig_out, "Also write the admin kubeconfig here");
+  up_cmd->add_option("--write-kubeconfig", up.kubeconfig_out,
+                     "Also write the admin kubeconfig here");
 
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
   std::string kc_server = "https://127.0.0.1:6443";
   std::string kc_out;
-  auto* kc_cmd = app.add_subcommand("kubeconfig", "Print (or write) a kubeconfig for the admin user");
+  auto* kc_cmd =
+      app.add_subcommand("kubeconfig", "Print (or write) a kubeconfig for the admin user");
   kc_cmd->add_option("--server", kc_server, "Server URL");
   kc_cmd->add_option("-o,--output", kc_out, "Write to this file instead of stdout");
 

@@ -54,8 +54,8 @@ class Client {
                                 const WriteOptions& options = {}) = 0;
   virtual StatusOr<Json> Update(const Resource& r, const std::string& ns, const Json& object,
                                 const WriteOptions& options = {}) = 0;
-  virtual StatusOr<Json> UpdateStatus(const Resource& r, const std::string& ns,
-                                      const Json& object, const WriteOptions& options = {}) = 0;
+  virtual StatusOr<Json> UpdateStatus(const Resource& r, const std::string& ns, const Json& object,
+                                      const WriteOptions& options = {}) = 0;
   // `subresource` is "" or "status".
   virtual StatusOr<Json> Patch(const Resource& r, const std::string& ns, const std::string& name,
                                PatchType type, const std::string& patch,

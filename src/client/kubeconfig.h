@@ -13,7 +13,7 @@ struct ClusterConfig {
   std::string server;  // "https://127.0.0.1:6443"
   std::string ca_pem;  // certificate-authority(-data), PEM; empty = system roots
   bool insecure_skip_tls_verify = false;
-  std::string token;   // user token (or token-file contents)
+  std::string token;            // user token (or token-file contents)
   std::string client_cert_pem;  // client-certificate(-data)
   std::string client_key_pem;   // client-key(-data)
   std::string namespace_;       // the context's namespace, "default" if unset
@@ -22,6 +22,7 @@ struct ClusterConfig {
 
 // `path` empty: $KUBECONFIG (first existing file of the colon-separated list), else
 // ~/.kube/config. `context` empty: current-context. Errors name the file and what is missing.
-StatusOr<ClusterConfig> LoadKubeconfig(const std::string& path = "", const std::string& context = "");
+StatusOr<ClusterConfig> LoadKubeconfig(const std::string& path = "",
+                                       const std::string& context = "");
 
 }  // namespace skiff::client

@@ -91,7 +91,8 @@ std::string HumanDuration(std::chrono::system_clock::duration d) {
   if (h < 24 * 8) return h % 24 == 0 ? str(days) + "d" : str(days) + "d" + str(h % 24) + "h";
   if (days < 365 * 2) return str(days) + "d";
   long long years = days / 365;
-  if (days < 365 * 8) return days % 365 == 0 ? str(years) + "y" : str(years) + "y" + str(days % 365) + "d";
+  if (days < 365 * 8)
+    return days % 365 == 0 ? str(years) + "y" : str(years) + "y" + str(days % 365) + "d";
   return str(years) + "y";
 }
 

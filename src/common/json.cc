@@ -39,7 +39,8 @@ Json PlainScalar(const std::string& s) {
       return static_cast<uint64_t>(v);
     }
     if (std::regex_match(s, kOct)) return static_cast<int64_t>(std::stoll(s.substr(2), nullptr, 8));
-    if (std::regex_match(s, kHex)) return static_cast<int64_t>(std::stoll(s.substr(2), nullptr, 16));
+    if (std::regex_match(s, kHex))
+      return static_cast<int64_t>(std::stoll(s.substr(2), nullptr, 16));
     if (std::regex_match(s, kFloat)) return std::stod(s);
   } catch (const std::out_of_range&) {
     return s;
@@ -280,8 +281,8 @@ const Json* FindPath(const Json& root, std::string_view dotted_path) {
   size_t start = 0;
   while (start <= dotted_path.size()) {
     size_t dot = dotted_path.find('.', start);
-    std::string part(dotted_path.substr(start, dot == std::string_view::npos ? std::string_view::npos
-                                                                             : dot - start));
+    std::string part(dotted_path.substr(
+        start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
     if (!part.empty()) {
       if (!cur->is_object()) return nullptr;
       auto it = cur->find(part);

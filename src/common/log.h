@@ -28,7 +28,7 @@ class Line {
 
 }  // namespace skiff::log
 
-#define SKIFF_LOG(level)                                                    \
-  if (!::skiff::log::Enabled(::skiff::log::Level::k##level)) {              \
-  } else                                                                    \
+#define SKIFF_LOG(level)                                       \
+  if (!::skiff::log::Enabled(::skiff::log::Level::k##level)) { \
+  } else                                                       \
     ::skiff::log::Line(::skiff::log::Level::k##level)

@@ -2,8 +2,6 @@
 // paths cannot leak.
 #include "common/pki.h"
 
-#include "common/file.h"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
@@ -26,6 +24,7 @@
 #include <memory>
 #include <sstream>
 
+#include "common/file.h"
 #include "common/log.h"
 
 namespace skiff::pki {

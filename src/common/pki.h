@@ -53,7 +53,6 @@ bool SignedBy(std::string_view cert_pem, std::string_view issuer_cert_pem);
 // Whether `key_pem` is the private key of `cert_pem`.
 bool KeyMatches(std::string_view cert_pem, std::string_view key_pem);
 
-
 // File paths of the serving certificates in a directory, and the CA's PEM for clients.
 struct ServingCerts {
   std::string ca_cert_file;  // <dir>/ca.crt

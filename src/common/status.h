@@ -1,5 +1,6 @@
 // Errors as values. A Status carries what the Kubernetes API returns in a `Status` object: an HTTP
-// code, a machine-readable reason and causes with field paths. StatusOr<T> holds a value or an error.
+// code, a machine-readable reason and causes with field paths. StatusOr<T> holds a value or an
+// error.
 #pragma once
 
 #include <cassert>
@@ -13,22 +14,22 @@ namespace skiff {
 
 enum class Code {
   kOk,
-  kBadRequest,            // 400 BadRequest
-  kUnauthorized,          // 401 Unauthorized
-  kForbidden,             // 403 Forbidden
-  kNotFound,              // 404 NotFound
-  kMethodNotAllowed,      // 405 MethodNotAllowed
-  kNotAcceptable,         // 406 NotAcceptable
-  kAlreadyExists,         // 409 AlreadyExists
-  kConflict,              // 409 Conflict
-  kGone,                  // 410 Expired
-  kRequestEntityTooLarge, // 413 RequestEntityTooLarge
-  kUnsupportedMediaType,  // 415 UnsupportedMediaType
-  kInvalid,               // 422 Invalid
-  kTooManyRequests,       // 429 TooManyRequests
-  kInternal,              // 500 InternalError
-  kUnavailable,           // 503 ServiceUnavailable
-  kTimeout,               // 504 Timeout
+  kBadRequest,             // 400 BadRequest
+  kUnauthorized,           // 401 Unauthorized
+  kForbidden,              // 403 Forbidden
+  kNotFound,               // 404 NotFound
+  kMethodNotAllowed,       // 405 MethodNotAllowed
+  kNotAcceptable,          // 406 NotAcceptable
+  kAlreadyExists,          // 409 AlreadyExists
+  kConflict,               // 409 Conflict
+  kGone,                   // 410 Expired
+  kRequestEntityTooLarge,  // 413 RequestEntityTooLarge
+  kUnsupportedMediaType,   // 415 UnsupportedMediaType
+  kInvalid,                // 422 Invalid
+  kTooManyRequests,        // 429 TooManyRequests
+  kInternal,               // 500 InternalError
+  kUnavailable,            // 503 ServiceUnavailable
+  kTimeout,                // 504 Timeout
 };
 
 // One reason a request was refused; `field` is a path such as `spec.replicas`.
@@ -118,8 +119,8 @@ class StatusOr {
 
 }  // namespace skiff
 
-#define SKIFF_RETURN_IF_ERROR(expr)  \
-  do {                               \
-    ::skiff::Status _st = (expr);    \
-    if (!_st.ok()) return _st;       \
+#define SKIFF_RETURN_IF_ERROR(expr) \
+  do {                              \
+    ::skiff::Status _st = (expr);   \
+    if (!_st.ok()) return _st;      \
   } while (0)

@@ -28,8 +28,8 @@ class TimerQueue {
   std::mutex mu_;
   std::condition_variable cv_;
   std::multimap<TimePoint, std::pair<uint64_t, std::function<void()>>> pending_;  // GUARDED_BY(mu_)
-  uint64_t next_id_ = 1;  // GUARDED_BY(mu_)
-  bool stop_ = false;     // GUARDED_BY(mu_)
+  uint64_t next_id_ = 1;                                                          // GUARDED_BY(mu_)
+  bool stop_ = false;                                                             // GUARDED_BY(mu_)
   std::thread thread_;
 };
 

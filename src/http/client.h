@@ -17,8 +17,8 @@ struct ClientOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   bool use_tls = false;
-  std::string ca_file;           // verify the server against this CA (PEM); empty = system roots
-  std::string ca_pem;            // or the CA's PEM text
+  std::string ca_file;  // verify the server against this CA (PEM); empty = system roots
+  std::string ca_pem;   // or the CA's PEM text
   bool insecure_skip_verify = false;
   std::string client_cert_file;  // optional client certificate (PEM) and key
   std::string client_key_file;

@@ -18,9 +18,9 @@ struct CaseInsensitiveLess {
 using Headers = std::map<std::string, std::string, CaseInsensitiveLess>;
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // raw request target: path and query
-  std::string path;    // percent-decoded path
+  std::string method;                             // "GET", "POST", ...
+  std::string target;                             // raw request target: path and query
+  std::string path;                               // percent-decoded path
   std::multimap<std::string, std::string> query;  // percent-decoded
   Headers headers;
   std::string body;
@@ -68,7 +68,7 @@ struct StreamStart {
 // work must move off the thread inside `start`.
 class Reply {
  public:
-  Reply(Response r) : response_(std::move(r)) {}       // NOLINT: implicit by design
+  Reply(Response r) : response_(std::move(r)) {}                     // NOLINT: implicit by design
   Reply(StreamStart s) : stream_(std::move(s)), is_stream_(true) {}  // NOLINT
   bool is_stream() const { return is_stream_; }
   Response& response() { return response_; }

@@ -5,8 +5,8 @@
 // Encoder that receives the revision the write will get and returns the bytes to store; this keeps
 // reads zero-copy (no re-encoding on list or watch).
 //
-// Thread-safety: all methods are safe to call concurrently. Watch sinks are invoked on a store-owned
-// thread, in revision order, and must not block or call back into the store.
+// Thread-safety: all methods are safe to call concurrently. Watch sinks are invoked on a
+// store-owned thread, in revision order, and must not block or call back into the store.
 #pragma once
 
 #include <cstdint>
@@ -91,8 +91,7 @@ class Store {
   // history from the log (kGone if `after_revision` is older than the compacted revision), then
   // live changes as they commit. `after_revision` 0 means "from now".
   virtual StatusOr<std::unique_ptr<Watch>> WatchPrefix(std::string_view prefix,
-                                                        int64_t after_revision,
-                                                        EventSink sink) = 0;
+                                                       int64_t after_revision, EventSink sink) = 0;
 
   // The newest committed revision.
   virtual int64_t CurrentRevision() = 0;
@@ -103,8 +102,9 @@ class Store {
 };
 
 struct SqliteOptions {
-  std::string path;              // database file; created if missing
-  bool fsync_each_commit = false;  // synchronous=FULL; default NORMAL survives kill -9, not power loss
+  std::string path;  // database file; created if missing
+  bool fsync_each_commit =
+      false;  // synchronous=FULL; default NORMAL survives kill -9, not power loss
   int64_t history_revisions = 10000;  // background compaction keeps this many revisions
   int compaction_interval_ms = 60000;
 };

@@ -43,13 +43,15 @@ bool Knows(const Json& schema, const std::string& path) {
   while (start <= path.size()) {
     if (cur->value("x-kubernetes-preserve-unknown-fields", false)) return true;
     size_t dot = path.find('.', start);
-    std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string part =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     bool array = part.size() > 2 && part.substr(part.size() - 2) == "[]";
     if (array) part = part.substr(0, part.size() - 2);
     if (!part.empty()) {
       if (cur->contains("properties") && (*cur)["properties"].contains(part)) {
         cur = &(*cur)["properties"][part];
-      } else if (cur->contains("additionalProperties") && (*cur)["additionalProperties"].is_object()) {
+      } else if (cur->contains("additionalProperties") &&
+                 (*cur)["additionalProperties"].is_object()) {
         cur = &(*cur)["additionalProperties"];
       } else {
         return false;
@@ -115,7 +117,8 @@ TEST_P(ReferenceCrdTest, DescribesAServedKind) {
       CollectPaths(*upstream, "", 8, &paths);
       for (const std::string& p : paths) {
         if (p.rfind("metadata", 0) == 0) continue;
-        EXPECT_TRUE(Knows(res->schema(), p)) << kind << " " << version << ": skiff's schema lacks " << p;
+        EXPECT_TRUE(Knows(res->schema(), p))
+            << kind << " " << version << ": skiff's schema lacks " << p;
       }
     }
   }

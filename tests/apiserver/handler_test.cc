@@ -36,15 +36,16 @@ class HandlerTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  http::Response Do(const std::string& method, const std::string& target, const std::string& body = "",
-                    http::Headers headers = {}, bool auth = true) {
+  http::Response Do(const std::string& method, const std::string& target,
+                    const std::string& body = "", http::Headers headers = {}, bool auth = true) {
     http::ClientRequest r;
     r.method = method;
     r.target = target;
     r.body = body;
     r.headers = std::move(headers);
     if (auth) r.headers["Authorization"] = "Bearer " + server_->admin_token();
-    if (!body.empty() && !r.headers.count("Content-Type")) r.headers["Content-Type"] = "application/json";
+    if (!body.empty() && !r.headers.count("Content-Type"))
+      r.headers["Content-Type"] = "application/json";
     auto resp = client_->Do(r);
     EXPECT_TRUE(resp.ok()) << resp.status().ToString();
     return resp.ok() ? *resp : http::Response{};
@@ -73,9 +74,10 @@ TEST_F(HandlerTest, ApiNeedsAValidToken) {
 }
 
 TEST_F(HandlerTest, AggregatedAndLegacyDiscovery) {
-  auto agg = Do("GET", "/apis", "",
-                {{"Accept",
-                  "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"}});
+  auto agg = Do(
+      "GET", "/apis", "",
+      {{"Accept",
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"}});
   EXPECT_EQ(agg.status, 200);
   EXPECT_NE(agg.headers["Content-Type"].find("as=APIGroupDiscoveryList"), std::string::npos);
   Json list = Json::parse(agg.body);
@@ -110,13 +112,16 @@ TEST_F(HandlerTest, OpenApiIndexPointsAtDocuments) {
 
 TEST_F(HandlerTest, CrudTablesAndErrors) {
   const std::string base = "/api/v1/namespaces/default/configmaps";
-  auto created = Do("POST", base, R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","labels":{"x":"1"}},"data":{"k":"v"}})");
+  auto created = Do(
+      "POST", base,
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","labels":{"x":"1"}},"data":{"k":"v"}})");
   EXPECT_EQ(created.status, 201);
   auto dup = Do("POST", base, R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}})");
   EXPECT_EQ(dup.status, 409);
   EXPECT_EQ(Json::parse(dup.body)["reason"], "AlreadyExists");
 
-  auto table = Do("GET", base, "", {{"Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}});
+  auto table = Do("GET", base, "",
+                  {{"Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}});
   Json t = Json::parse(table.body);
   EXPECT_EQ(t["kind"], "Table");
   EXPECT_EQ(t["columnDefinitions"][0]["name"], "Name");
@@ -173,10 +178,13 @@ TEST_F(HandlerTest, WatchStreamsEventsAndExpiresOldVersions) {
   auto expired_client = http::NewClient(co);
   r.target = base + "?watch=true&resourceVersion=1";
   std::string expired;
-  ASSERT_TRUE(expired_client->Stream(r, [&](std::string_view c) {
-    expired += c;
-    return true;
-  }).ok());
+  ASSERT_TRUE(expired_client
+                  ->Stream(r,
+                           [&](std::string_view c) {
+                             expired += c;
+                             return true;
+                           })
+                  .ok());
   EXPECT_NE(expired.find("\"type\":\"ERROR\""), std::string::npos) << expired;
   EXPECT_NE(expired.find("410"), std::string::npos) << expired;
 }

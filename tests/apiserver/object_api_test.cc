@@ -183,7 +183,8 @@ TEST_F(ObjectApiTest, StatusSubresourceSeparatesSpecAndStatus) {
   auto created = api_->Create(ctx_, *tfjob_, "default", TfJob("t"), {});
   ASSERT_TRUE(created.ok());
   Json with_status = *created;
-  with_status["status"] = {{"conditions", Json::array({{{"type", "Created"}, {"status", "True"}}})}};
+  with_status["status"] = {
+      {"conditions", Json::array({{{"type", "Created"}, {"status", "True"}}})}};
   with_status["spec"]["tfReplicaSpecs"]["Worker"]["replicas"] = 7;
   auto st = api_->Update(ctx_, *tfjob_, "default", "t", with_status, {}, true);
   ASSERT_TRUE(st.ok()) << st.status().ToString();
@@ -205,9 +206,9 @@ TEST_F(ObjectApiTest, PatchKinds) {
   ASSERT_TRUE(merged.ok()) << merged.status().ToString();
   EXPECT_EQ((*merged)["metadata"]["labels"]["team"], "ml");
 
-  auto json_patch = api_->Patch(ctx_, *tfjob_, "default", "t", api::PatchType::kJson,
-                                R"([{"op":"replace","path":"/spec/tfReplicaSpecs/Worker/replicas","value":4}])",
-                                {}, false);
+  auto json_patch = api_->Patch(
+      ctx_, *tfjob_, "default", "t", api::PatchType::kJson,
+      R"([{"op":"replace","path":"/spec/tfReplicaSpecs/Worker/replicas","value":4}])", {}, false);
   ASSERT_TRUE(json_patch.ok()) << json_patch.status().ToString();
   EXPECT_EQ((*json_patch)["spec"]["tfReplicaSpecs"]["Worker"]["replicas"], 4);
 
@@ -220,11 +221,12 @@ TEST_F(ObjectApiTest, PatchKinds) {
               {"kind", "Pod"},
               {"metadata", {{"name", "p"}}},
               {"spec",
-               {{"containers",
-                 Json::array({{{"name", "a"}, {"image", "busybox"}}, {{"name", "b"}, {"image", "busybox"}}})}}}};
+               {{"containers", Json::array({{{"name", "a"}, {"image", "busybox"}},
+                                            {{"name", "b"}, {"image", "busybox"}}})}}}};
   ASSERT_TRUE(api_->Create(ctx_, *pod_, "default", pod, {}).ok());
-  auto pod_smp = api_->Patch(ctx_, *pod_, "default", "p", api::PatchType::kStrategicMerge,
-                             R"({"spec":{"containers":[{"name":"b","image":"alpine"}]}})", {}, false);
+  auto pod_smp =
+      api_->Patch(ctx_, *pod_, "default", "p", api::PatchType::kStrategicMerge,
+                  R"({"spec":{"containers":[{"name":"b","image":"alpine"}]}})", {}, false);
   ASSERT_TRUE(pod_smp.ok()) << pod_smp.status().ToString();
   ASSERT_EQ((*pod_smp)["spec"]["containers"].size(), 2u);
   EXPECT_EQ((*pod_smp)["spec"]["containers"][1]["image"], "alpine");
@@ -233,26 +235,26 @@ TEST_F(ObjectApiTest, PatchKinds) {
 TEST_F(ObjectApiTest, ServerSideApplyCreatesAndDetectsConflicts) {
   api::WriteOptions a;
   a.field_manager = "alice";
-  auto applied = api_->Patch(ctx_, *cm_, "default", "cfg", api::PatchType::kApply,
-                             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  k: one\n",
-                             a, false);
+  auto applied = api_->Patch(
+      ctx_, *cm_, "default", "cfg", api::PatchType::kApply,
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  k: one\n", a, false);
   ASSERT_TRUE(applied.ok()) << applied.status().ToString();
   EXPECT_EQ((*applied)["data"]["k"], "one");
   EXPECT_EQ((*applied)["metadata"]["managedFields"][0]["operation"], "Apply");
 
   api::WriteOptions b;
   b.field_manager = "bob";
-  auto conflict = api_->Patch(ctx_, *cm_, "default", "cfg", api::PatchType::kApply,
-                              "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  k: two\n",
-                              b, false);
+  auto conflict = api_->Patch(
+      ctx_, *cm_, "default", "cfg", api::PatchType::kApply,
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  k: two\n", b, false);
   ASSERT_FALSE(conflict.ok());
   EXPECT_EQ(conflict.status().HttpCode(), 409);
   EXPECT_EQ(conflict.status().Reason(), "FieldManagerConflict");
 
   b.force = true;
-  auto forced = api_->Patch(ctx_, *cm_, "default", "cfg", api::PatchType::kApply,
-                            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  k: two\n",
-                            b, false);
+  auto forced = api_->Patch(
+      ctx_, *cm_, "default", "cfg", api::PatchType::kApply,
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  k: two\n", b, false);
   ASSERT_TRUE(forced.ok()) << forced.status().ToString();
   EXPECT_EQ((*forced)["data"]["k"], "two");
 }
@@ -275,7 +277,8 @@ TEST_F(ObjectApiTest, FinalizersDelayDeletion) {
 TEST_F(ObjectApiTest, ListSelectorsAndPaging) {
   for (int i = 0; i < 7; ++i) {
     Json labels = {{"app", i % 2 == 0 ? "even" : "odd"}};
-    ASSERT_TRUE(api_->Create(ctx_, *cm_, "default", ConfigMap("cm" + std::to_string(i), labels), {}).ok());
+    ASSERT_TRUE(
+        api_->Create(ctx_, *cm_, "default", ConfigMap("cm" + std::to_string(i), labels), {}).ok());
   }
   ASSERT_TRUE(api_->Create(ctx_, *cm_, "other", ConfigMap("elsewhere"), {}).ok());
 

@@ -30,17 +30,21 @@ TEST(LabelSelectorTest, EqualityAndSetRequirements) {
 TEST(LabelSelectorTest, FromMetav1Selector) {
   auto sel = LabelSelector::FromJson(
       {{"matchLabels", {{"app", "x"}}},
-       {"matchExpressions", Json::array({{{"key", "env"}, {"operator", "In"}, {"values", {"a", "b"}}}})}});
+       {"matchExpressions",
+        Json::array({{{"key", "env"}, {"operator", "In"}, {"values", {"a", "b"}}}})}});
   ASSERT_TRUE(sel.ok());
   EXPECT_TRUE(sel->Matches({{"app", "x"}, {"env", "b"}}));
   EXPECT_FALSE(sel->Matches({{"app", "x"}, {"env", "c"}}));
-  EXPECT_FALSE(LabelSelector::FromJson({{"matchExpressions", Json::array({{{"key", "a"}, {"operator", "Near"}}})}}).ok());
+  EXPECT_FALSE(LabelSelector::FromJson(
+                   {{"matchExpressions", Json::array({{{"key", "a"}, {"operator", "Near"}}})}})
+                   .ok());
 }
 
 TEST(FieldSelectorTest, DottedPaths) {
   Json ev = {{"metadata", {{"name", "e1"}, {"namespace", "default"}}},
              {"involvedObject", {{"kind", "Pod"}, {"name", "p"}}}};
-  auto sel = FieldSelector::Parse("involvedObject.kind=Pod,involvedObject.name=p,metadata.namespace!=kube-system");
+  auto sel = FieldSelector::Parse(
+      "involvedObject.kind=Pod,involvedObject.name=p,metadata.namespace!=kube-system");
   ASSERT_TRUE(sel.ok());
   EXPECT_TRUE(sel->Matches(ev));
   EXPECT_FALSE(FieldSelector::Parse("involvedObject.name=q")->Matches(ev));

@@ -1,5 +1,4 @@
 // The PKI that lets `skiff` serve HTTPS and accept client certificates without any setup.
-#include "common/file.h"
 #include "common/pki.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +7,8 @@
 
 #include <algorithm>
 #include <filesystem>
+
+#include "common/file.h"
 
 namespace skiff::pki {
 namespace {

@@ -18,8 +18,8 @@
 #include <mutex>
 #include <thread>
 
-#include "common/json.h"
 #include "common/file.h"
+#include "common/json.h"
 #include "common/pki.h"
 #include "http/client.h"
 
