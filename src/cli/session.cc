@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "client/http_client.h"
+#include "client/status_decode.h"
 #include "http/http.h"
 
 namespace skiff::cli {
@@ -46,41 +47,6 @@ bool KubectlHasKubeconfig() {
   return FileExists(std::string(home ? home : "") + "/.kube/config");
 }
 
-Code CodeForHttp(int http) {
-  switch (http) {
-    case 400:
-      return Code::kBadRequest;
-    case 401:
-      return Code::kUnauthorized;
-    case 403:
-      return Code::kForbidden;
-    case 404:
-      return Code::kNotFound;
-    case 405:
-      return Code::kMethodNotAllowed;
-    case 406:
-      return Code::kNotAcceptable;
-    case 409:
-      return Code::kConflict;
-    case 410:
-      return Code::kGone;
-    case 413:
-      return Code::kRequestEntityTooLarge;
-    case 415:
-      return Code::kUnsupportedMediaType;
-    case 422:
-      return Code::kInvalid;
-    case 429:
-      return Code::kTooManyRequests;
-    case 503:
-      return Code::kUnavailable;
-    case 504:
-      return Code::kTimeout;
-    default:
-      return http >= 500 ? Code::kInternal : Code::kBadRequest;
-  }
-}
-
 // Writes `content` to a fresh 0600 file, because http::ClientOptions takes the client certificate
 // and key as files. Returns "" on failure.
 std::string WriteTempFile(const std::string& content) {
@@ -115,33 +81,6 @@ StatusOr<client::ClusterConfig> ResolveKubeconfig(const ConnectionFlags& flags) 
   return Status::NotFound(
       "no kubeconfig: set --kubeconfig or $KUBECONFIG, or run `skiff up` (it writes " + skiff +
       ")");
-}
-
-Status DecodeError(const http::Response& response) {
-  auto body = ParseJson(response.body);
-  if (body.ok() && body->is_object() && body->value("kind", "") == "Status") {
-    const Json& b = *body;
-    std::string message = b.value("message", "");
-    if (message.empty())
-      message = "the server responded with HTTP " + std::to_string(response.status);
-    Status s(CodeForHttp(response.status), message);
-    const std::string reason = b.value("reason", "");
-    if (response.status == 409 && reason == "AlreadyExists") {
-      s = Status(Code::kAlreadyExists, message);
-    } else if (!reason.empty() && reason != s.Reason()) {
-      s.WithReason(reason);
-    }
-    if (b.contains("details") && b["details"].is_object()) {
-      const Json& d = b["details"];
-      s.WithDetails(d.value("name", ""), d.value("group", ""), d.value("kind", ""));
-    }
-    return s;
-  }
-  std::string text =
-      response.body.size() > 512 ? response.body.substr(0, 512) + "..." : response.body;
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  if (text.empty()) text = "the server responded with HTTP " + std::to_string(response.status);
-  return Status(CodeForHttp(response.status), text);
 }
 
 std::string QueryString(const std::vector<std::pair<std::string, std::string>>& params) {
@@ -262,7 +201,7 @@ Status Session::RefreshMapper() {
   for (int i = 0; i < 2; ++i) {
     auto r = Raw("GET", paths[i], kAggregatedAccept);
     if (!r.ok()) return r.status();
-    if (r->status < 200 || r->status >= 300) return DecodeError(*r);
+    if (r->status < 200 || r->status >= 300) return client::DecodeError(*r);
     auto parsed = ParseJson(r->body);
     if (!parsed.ok())
       return Status::Internal("undecodable discovery from " + std::string(paths[i]));

@@ -14,10 +14,13 @@
 #include "cli/rest_mapper.h"
 #include "client/client.h"
 #include "client/kubeconfig.h"
+#include "client/status_decode.h"
 #include "common/status.h"
 #include "http/client.h"
 
 namespace skiff::cli {
+
+using client::DecodeError;
 
 // Finds the kubeconfig the way kubectl does (--kubeconfig, $KUBECONFIG, ~/.kube/config) and, when
 // none of those exists, the one `skiff up` writes under the data directory.
@@ -70,9 +73,6 @@ class Session {
   std::optional<RestMapper> mapper_;
   bool mapper_fresh_ = false;  // fetched since the last write that may have added kinds
 };
-
-// Decodes an error response's Status body (or its text) into a Status.
-Status DecodeError(const http::Response& response);
 
 // Builds "?a=b&c=d" from the non-empty parameters.
 std::string QueryString(const std::vector<std::pair<std::string, std::string>>& params);
