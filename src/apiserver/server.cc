@@ -334,16 +334,22 @@ void ApiServer::PublishBuiltinCrds() {
     }
     by_name[r->plural + "." + r->group].push_back(r);
   }
+  // The definitions are compiled in: their hash says whether a stored CRD is current, without
+  // expanding any schema (which is what makes publishing expensive).
+  std::string all_files;
+  for (const auto& [file, content] : api::BuiltinFiles()) all_files.append(content);
+  const std::string hash = pki::Sha256Hex(all_files);
   RequestContext ctx{{kSystemUser, {"system:masters"}}, "skiff"};
   for (auto& [name, versions] : by_name) {
     if (stopping_) return;
-    Json crd = BuiltinCrd(versions);
-    const std::string hash = pki::Sha256Hex(crd.dump());
-    crd["metadata"]["annotations"][kHashAnnotation] = hash;
     auto live = api_->Get(ctx, *crd_res, "", name);
     if (live.ok()) {
       const Json* h = FindPath(*live, "metadata.annotations");
       if (h && h->value(kHashAnnotation, "") == hash) continue;
+    }
+    Json crd = BuiltinCrd(versions);
+    crd["metadata"]["annotations"][kHashAnnotation] = hash;
+    if (live.ok()) {
       crd["metadata"]["resourceVersion"] = (*live)["metadata"]["resourceVersion"];
       auto updated = api_->Update(ctx, *crd_res, "", name, crd, {}, false);
       if (!updated.ok())
@@ -354,7 +360,8 @@ void ApiServer::PublishBuiltinCrds() {
         SKIFF_LOG(Warn) << "publishing CRD " << name << ": " << created.status().message();
     }
   }
-  // Expanding the schemas built large short-lived trees; hand their pages back to the system.
+  // Start-up (loading the store, expanding schemas) leaves large freed trees behind; hand their
+  // pages back to the system.
   malloc_trim(0);
 }
 
