@@ -1,5 +1,6 @@
 #include "cli/up.h"
 
+#include <malloc.h>
 #include <signal.h>
 
 #include <chrono>
@@ -23,6 +24,9 @@ std::string DefaultDataDir() {
 
 int RunUp(const UpOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
+  // glibc gives each thread that allocates its own arena (up to 8 per core); with a pool of HTTP
+  // and store threads that multiplies retained memory for no measurable speed on 2 cores.
+  mallopt(M_ARENA_MAX, 2);
   // Block the stop signals in every thread; the main thread waits for them below.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
