@@ -3,6 +3,7 @@
 #include "api/schema.h"
 #include "apiserver/managed_fields.h"
 #include "apiserver/meta.h"
+#include "apiserver/openapi.h"
 #include "apiserver/patch.h"
 #include "apiserver/selector.h"
 #include "common/encoding.h"
@@ -555,7 +556,7 @@ StatusOr<Json> ObjectApi::Patch(const RequestContext& ctx, const api::ResourceIn
                                 const std::string& ns, const std::string& name, api::PatchType type,
                                 const std::string& body, const api::WriteOptions& options,
                                 bool status_subresource, std::vector<std::string>* warnings) {
-  if (type == api::PatchType::kStrategicMerge && !res.group.empty()) {
+  if (type == api::PatchType::kStrategicMerge && !SupportsStrategicMergePatch(res)) {
     Status s(Code::kUnsupportedMediaType,
              "the body of the request was in an unknown format - accepted media types include: "
              "application/json-patch+json, application/merge-patch+json, "

@@ -329,18 +329,27 @@ StatusOr<GarbageCollector::OwnerState> GarbageCollector::ResolveOwner(
   return OwnerState::kSolid;
 }
 
+StatusOr<std::optional<Json>> GarbageCollector::LiveByUid(const std::string& uid, Node* node,
+                                                          client::Resource* r, bool* namespaced) {
+  if (!LookupNode(uid, node, r, namespaced)) return std::optional<Json>();
+  // Decide on the live object, not the cache: deleting is not undoable.
+  auto live = client_->Get(*r, node->ns, node->name);
+  if (!live.ok()) {
+    if (live.status().code() == Code::kNotFound) return std::optional<Json>();
+    return live.status();
+  }
+  if (UidOf(*live) != uid) return std::optional<Json>();  // replaced by a namesake
+  return std::optional<Json>(std::move(*live));
+}
+
 StatusOr<Result> GarbageCollector::AttemptToDelete(const std::string& uid) {
   Node node;
   client::Resource r;
   bool namespaced = true;
-  if (!LookupNode(uid, &node, &r, &namespaced)) return Result{};
-  // Decide on the live object, not the cache: deleting is not undoable.
-  auto live = client_->Get(r, node.ns, node.name);
-  if (!live.ok()) {
-    if (live.status().code() == Code::kNotFound) return Result{};
-    return live.status();
-  }
-  if (UidOf(*live) != uid || IsDeleting(*live)) return Result{};
+  auto found = LiveByUid(uid, &node, &r, &namespaced);
+  if (!found.ok()) return found.status();
+  if (!*found || IsDeleting(**found)) return Result{};
+  Json* live = &**found;
   std::vector<OwnerRef> refs = OwnerRefs(*live);
   if (refs.empty()) return Result{};
 
@@ -404,13 +413,10 @@ StatusOr<Result> GarbageCollector::ProcessDeletingOwner(const std::string& uid) 
   Node node;
   client::Resource r;
   bool namespaced = true;
-  if (!LookupNode(uid, &node, &r, &namespaced)) return Result{};
-  auto live = client_->Get(r, node.ns, node.name);
-  if (!live.ok()) {
-    if (live.status().code() == Code::kNotFound) return Result{};
-    return live.status();
-  }
-  if (UidOf(*live) != uid || !IsDeleting(*live)) return Result{};
+  auto found = LiveByUid(uid, &node, &r, &namespaced);
+  if (!found.ok()) return found.status();
+  if (!*found || !IsDeleting(**found)) return Result{};
+  Json* live = &**found;
   if (!Synced()) return Result{.requeue_after = std::chrono::milliseconds(200)};
 
   auto deps = LiveDependents(uid, node.ns, namespaced);

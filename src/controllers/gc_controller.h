@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -100,6 +101,9 @@ class GarbageCollector : public Runnable {
   Status RemoveFinalizer(const client::Resource& r, const std::string& ns, const Json& live,
                          const std::string& finalizer);
   bool LookupNode(const std::string& uid, Node* node, client::Resource* resource, bool* namespaced);
+  // The live object behind a graph node, or nullopt when it is gone (or a namesake replaced it).
+  StatusOr<std::optional<Json>> LiveByUid(const std::string& uid, Node* node,
+                                          client::Resource* resource, bool* namespaced);
 
   client::Client* const client_;
   api::ResourceRegistry* const registry_;
