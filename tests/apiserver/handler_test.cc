@@ -7,54 +7,14 @@
 
 #include "apiserver/server.h"
 #include "http/client.h"
+#include "https_fixture.h"
 
 namespace skiff::apiserver {
 namespace {
 
-class HandlerTest : public ::testing::Test {
+class HandlerTest : public HttpsApiServerTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("skiff-handler-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
-    ApiServerOptions o;
-    o.data_dir = dir_.string();
-    o.port = 0;
-    o.in_memory_store = true;
-    o.threads = 2;
-    o.max_body_bytes = 256 * 1024;
-    auto s = ApiServer::Start(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    server_ = std::move(*s);
-    http::ClientOptions co;
-    co.port = server_->port();
-    co.use_tls = true;
-    co.ca_file = server_->ca_file();
-    client_ = http::NewClient(co);
-  }
-  void TearDown() override {
-    server_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  http::Response Do(const std::string& method, const std::string& target,
-                    const std::string& body = "", http::Headers headers = {}, bool auth = true) {
-    http::ClientRequest r;
-    r.method = method;
-    r.target = target;
-    r.body = body;
-    r.headers = std::move(headers);
-    if (auth) r.headers["Authorization"] = "Bearer " + server_->admin_token();
-    if (!body.empty() && !r.headers.count("Content-Type"))
-      r.headers["Content-Type"] = "application/json";
-    auto resp = client_->Do(r);
-    EXPECT_TRUE(resp.ok()) << resp.status().ToString();
-    return resp.ok() ? *resp : http::Response{};
-  }
-
-  static inline int counter_ = 0;
-  std::filesystem::path dir_;
-  std::unique_ptr<ApiServer> server_;
-  std::unique_ptr<http::Client> client_;
+  void Configure(ApiServerOptions* o) override { o->max_body_bytes = 256 * 1024; }
 };
 
 TEST_F(HandlerTest, VersionAndHealthNeedNoToken) {
@@ -153,11 +113,7 @@ TEST_F(HandlerTest, WatchStreamsEventsAndExpiresOldVersions) {
   std::string rv = list["metadata"]["resourceVersion"];
   ASSERT_EQ(Do("POST", base, R"({"metadata":{"name":"w2"}})").status, 201);
 
-  http::ClientOptions co;
-  co.port = server_->port();
-  co.use_tls = true;
-  co.ca_file = server_->ca_file();
-  auto watcher = http::NewClient(co);
+  auto watcher = NewClient();
   http::ClientRequest r;
   r.target = base + "?watch=true&resourceVersion=" + rv + "&timeoutSeconds=5";
   r.headers["Authorization"] = "Bearer " + server_->admin_token();
@@ -175,7 +131,7 @@ TEST_F(HandlerTest, WatchStreamsEventsAndExpiresOldVersions) {
     ASSERT_EQ(Do("POST", base, R"({"metadata":{"generateName":"c-"}})").status, 201);
   }
   ASSERT_TRUE(server_->store()->Compact(1).ok());
-  auto expired_client = http::NewClient(co);
+  auto expired_client = NewClient();
   r.target = base + "?watch=true&resourceVersion=1";
   std::string expired;
   ASSERT_TRUE(expired_client

@@ -12,6 +12,7 @@
 
 #include "apiserver/server.h"
 #include "http/client.h"
+#include "https_fixture.h"
 
 namespace skiff::apiserver {
 namespace {
@@ -372,46 +373,15 @@ TEST(ProtoReaderTest, ReadsEveryWireType) {
 
 // ---- through the REST handler, as kubectl sends them ----
 
-class ProtobufHandlerTest : public testing::Test {
+class ProtobufHandlerTest : public HttpsApiServerTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("skiff-protobuf-" + std::to_string(getpid()));
-    ApiServerOptions o;
-    o.data_dir = dir_.string();
-    o.port = 0;
-    o.in_memory_store = true;
-    o.threads = 2;
-    auto s = ApiServer::Start(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    server_ = std::move(*s);
-    http::ClientOptions co;
-    co.port = server_->port();
-    co.use_tls = true;
-    co.ca_file = server_->ca_file();
-    client_ = http::NewClient(co);
-  }
-  void TearDown() override {
-    server_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
+  // As kubectl sends built-in kinds: a protobuf body, JSON accepted back.
   http::Response Do(const std::string& method, const std::string& target, const std::string& body,
                     const std::string& content_type) {
-    http::ClientRequest r;
-    r.method = method;
-    r.target = target;
-    r.body = body;
-    r.headers["Authorization"] = "Bearer " + server_->admin_token();
-    r.headers["Accept"] = "application/vnd.kubernetes.protobuf, application/json";
-    if (!content_type.empty()) r.headers["Content-Type"] = content_type;
-    auto resp = client_->Do(r);
-    EXPECT_TRUE(resp.ok()) << resp.status().ToString();
-    return resp.ok() ? *resp : http::Response{};
+    http::Headers h = {{"Accept", "application/vnd.kubernetes.protobuf, application/json"}};
+    if (!content_type.empty()) h["Content-Type"] = content_type;
+    return HttpsApiServerTest::Do(method, target, body, std::move(h));
   }
-
-  std::filesystem::path dir_;
-  std::unique_ptr<ApiServer> server_;
-  std::unique_ptr<http::Client> client_;
 };
 
 constexpr char kProto[] = "application/vnd.kubernetes.protobuf";
