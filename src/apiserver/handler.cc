@@ -1,7 +1,10 @@
 #include "apiserver/handler.h"
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "apiserver/discovery.h"
 #include "apiserver/openapi.h"
@@ -163,11 +166,41 @@ struct ApiHandler::Target {
   std::string subresource;
 };
 
+// Threads serving `kubectl logs -f`: counted so the handler can stop them and wait.
+struct ApiHandler::LogStreams {
+  std::mutex mu;
+  std::condition_variable cv;
+  int active = 0;         // GUARDED_BY(mu)
+  bool stopping = false;  // GUARDED_BY(mu)
+  std::atomic<bool> cancelled{false};
+
+  bool Enter() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (stopping) return false;
+    ++active;
+    return true;
+  }
+  void Leave() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (--active == 0) cv.notify_all();
+  }
+  void StopAll() {
+    cancelled = true;
+    std::unique_lock<std::mutex> lock(mu);
+    stopping = true;
+    cv.wait(lock, [this] { return active == 0; });
+  }
+};
+
 ApiHandler::ApiHandler(ObjectApi* api, Authenticator* authn, Authorizer* authz,
                        HandlerOptions options)
-    : api_(api), authn_(authn), authz_(authz), options_(std::move(options)) {}
+    : api_(api),
+      authn_(authn),
+      authz_(authz),
+      options_(std::move(options)),
+      log_streams_(std::make_shared<LogStreams>()) {}
 
-ApiHandler::~ApiHandler() = default;
+ApiHandler::~ApiHandler() { log_streams_->StopAll(); }
 
 http::Reply ApiHandler::ErrorReply(const Status& status) {
   return JsonResponse(status.HttpCode(), StatusToJson(status));
@@ -330,6 +363,13 @@ http::Reply ApiHandler::HandleResource(http::Request& req, const UserInfo& user,
   RequestContext ctx{user, req.Header("User-Agent")};
   const std::string& ns = t.ns;
 
+  if (t.subresource == "log" && res.group.empty() && res.plural == "pods" && !t.name.empty()) {
+    if (req.method != "GET") {
+      return ErrorReply(Status(Code::kMethodNotAllowed,
+                               "the server does not allow this method on the requested resource"));
+    }
+    return HandlePodLog(req, ctx, t);
+  }
   if (!t.subresource.empty() && t.subresource != "status") {
     return ErrorReply(Status::NotFound("the server could not find the requested resource (" +
                                        res.plural + "/" + t.subresource + ")"));
@@ -662,6 +702,154 @@ http::Reply ApiHandler::HandleWatch(http::Request& req, const RequestContext& ct
       for (uint64_t id : timer_ids) timers_ptr->Cancel(id);
       if (handle) handle->Cancel();
     });
+  };
+  return start;
+}
+
+}  // namespace skiff::apiserver
+
+namespace skiff::apiserver {
+
+namespace {
+
+// The names of a Pod's containers of one kind ("containers", "initContainers").
+std::vector<std::string> ContainerNames(const Json& pod, const char* field) {
+  std::vector<std::string> names;
+  const Json* list = FindPath(pod, std::string("spec.") + field);
+  if (list && list->is_array()) {
+    for (const Json& c : *list) {
+      if (c.is_object() && c.contains("name") && c["name"].is_string()) {
+        names.push_back(c["name"].get<std::string>());
+      }
+    }
+  }
+  return names;
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out = "[";
+  for (size_t i = 0; i < names.size(); ++i) out += (i ? " " : "") + names[i];
+  return out + "]";
+}
+
+// The container's status entry, from either status list.
+const Json* ContainerStatus(const Json& pod, const std::string& container) {
+  for (const char* field : {"status.containerStatuses", "status.initContainerStatuses"}) {
+    const Json* list = FindPath(pod, field);
+    if (!list || !list->is_array()) continue;
+    for (const Json& s : *list) {
+      if (s.is_object() && s.value("name", "") == container) return &s;
+    }
+  }
+  return nullptr;
+}
+
+// kube-apiserver's answer for a container that has produced no log yet.
+Status WaitingToStart(const Json& pod, const std::string& container) {
+  std::string reason = "ContainerCreating";
+  if (const Json* st = ContainerStatus(pod, container)) {
+    const Json* waiting = FindPath(*st, "state.waiting.reason");
+    if (waiting && waiting->is_string()) reason = waiting->get<std::string>();
+  }
+  if (reason == "ErrImagePull" || reason == "ImagePullBackOff") reason = "image can't be pulled";
+  return Status::BadRequest("container \"" + container + "\" in pod \"" +
+                            pod["metadata"].value("name", "") +
+                            "\" is waiting to start: " + reason);
+}
+
+}  // namespace
+
+http::Reply ApiHandler::HandlePodLog(http::Request& req, const RequestContext& ctx,
+                                     const Target& t) {
+  auto pod_or = api_->Get(ctx, *t.res, t.ns, t.name);
+  if (!pod_or.ok()) return ErrorReply(pod_or.status());
+  Json pod = std::move(*pod_or);
+
+  PodLogRequest lr;
+  lr.container = req.Query("container");
+  const std::vector<std::string> containers = ContainerNames(pod, "containers");
+  const std::vector<std::string> init = ContainerNames(pod, "initContainers");
+  if (lr.container.empty()) {
+    if (containers.size() != 1) {
+      std::string msg = "a container name must be specified for pod " + t.name +
+                        ", choose one of: " + JoinNames(containers);
+      if (!init.empty()) msg += " or one of the init containers: " + JoinNames(init);
+      return ErrorReply(Status::BadRequest(msg));
+    }
+    lr.container = containers[0];
+  } else if (std::find(containers.begin(), containers.end(), lr.container) == containers.end() &&
+             std::find(init.begin(), init.end(), lr.container) == init.end()) {
+    return ErrorReply(
+        Status::BadRequest("container " + lr.container + " is not valid for pod " + t.name));
+  }
+  lr.follow = QueryBool(req, "follow");
+  lr.previous = QueryBool(req, "previous");
+  lr.timestamps = QueryBool(req, "timestamps");
+  lr.tail_lines = QueryInt(req, "tailLines", -1);
+  lr.limit_bytes = QueryInt(req, "limitBytes", -1);
+  if (lr.tail_lines < -1 || lr.limit_bytes == 0 || lr.limit_bytes < -1) {
+    return ErrorReply(Status::BadRequest("tailLines and limitBytes must be positive"));
+  }
+  const int64_t since_seconds = QueryInt(req, "sinceSeconds", 0);
+  if (since_seconds > 0)
+    lr.since = std::chrono::system_clock::now() - std::chrono::seconds(since_seconds);
+  if (std::string since_time = req.Query("sinceTime"); !since_time.empty()) {
+    std::chrono::system_clock::time_point parsed;
+    if (!ParseRfc3339(since_time, &parsed)) {
+      return ErrorReply(Status::BadRequest("sinceTime: not an RFC 3339 time: " + since_time));
+    }
+    lr.since = parsed;
+  }
+  if (!pod_logs_) {
+    return ErrorReply(Status(Code::kUnavailable, "no node agent serves pod logs on this server"));
+  }
+  const Json* node = FindPath(pod, "spec.nodeName");
+  if (!node || !node->is_string() || node->get<std::string>().empty()) {
+    return ErrorReply(WaitingToStart(pod, lr.container));
+  }
+
+  if (!lr.follow) {
+    std::string body;
+    Status s = pod_logs_(
+        pod, lr, [] { return false; },
+        [&body](const std::string& chunk) {
+          body += chunk;
+          return true;
+        });
+    if (s.code() == Code::kNotFound && !lr.previous)
+      return ErrorReply(WaitingToStart(pod, lr.container));
+    if (!s.ok())
+      return ErrorReply(s.code() == Code::kNotFound ? Status::BadRequest(s.message()) : s);
+    http::Response r;
+    r.status = 200;
+    r.content_type = "text/plain";
+    r.body = std::move(body);
+    return r;
+  }
+
+  // A follow on a container that has not started yet fails at once, as kube-apiserver's does.
+  const Json* st = ContainerStatus(pod, lr.container);
+  if (!lr.previous && (!st || (FindPath(*st, "state.waiting") != nullptr &&
+                               st->value("restartCount", int64_t{0}) == 0))) {
+    return ErrorReply(WaitingToStart(pod, lr.container));
+  }
+  http::StreamStart start;
+  start.content_type = "text/plain";
+  auto streams = log_streams_;
+  PodLogSource source = pod_logs_;
+  start.start = [streams, source, pod, lr](std::shared_ptr<http::Stream> stream) {
+    if (!streams->Enter()) {
+      stream->Close();
+      return;
+    }
+    std::thread([streams, source, pod, lr, stream] {
+      Status s = source(
+          pod, lr, [&] { return streams->cancelled.load() || stream->Closed(); },
+          [&](const std::string& chunk) { return stream->Write(chunk); });
+      if (!s.ok()) stream->Write("error: " + s.message() + "\n");
+      stream->Close();
+      streams->Leave();
+    }).detach();
   };
   return start;
 }

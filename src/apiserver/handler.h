@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "apiserver/auth.h"
@@ -19,6 +20,24 @@ struct HandlerOptions {
   std::chrono::milliseconds bookmark_interval{60000};
 };
 
+// What `GET pods/{name}/log` asks for (kubectl logs' query parameters).
+struct PodLogRequest {
+  std::string container;  // already validated against the Pod
+  bool follow = false;
+  bool previous = false;
+  bool timestamps = false;
+  int64_t tail_lines = -1;   // -1: all
+  int64_t limit_bytes = -1;  // -1: no limit
+  std::optional<std::chrono::system_clock::time_point> since;
+};
+
+// Reads a container's log; provided by the node agent. `sink` returns false once the client is
+// gone; `cancelled` turns true when the server stops. kNotFound when the container has no log
+// yet (it is still waiting to start).
+using PodLogSource = std::function<Status(
+    const Json& pod, const PodLogRequest& request, const std::function<bool()>& cancelled,
+    const std::function<bool(const std::string& chunk)>& sink)>;
+
 // A handler for paths outside the Kubernetes API (e.g. /metrics, the KFP REST facade). Returns
 // std::nullopt when it does not serve the path.
 using ExtraRoute = std::function<std::optional<http::Reply>(http::Request&, const UserInfo&)>;
@@ -30,6 +49,8 @@ class ApiHandler {
 
   http::Reply Handle(http::Request& request);
   void AddRoute(ExtraRoute route) { routes_.push_back(std::move(route)); }
+  // Serves pods/log from `source`; without one, pods/log answers 503. Set before serving.
+  void SetPodLogSource(PodLogSource source) { pod_logs_ = std::move(source); }
 
  private:
   struct Target;
@@ -37,6 +58,7 @@ class ApiHandler {
   http::Reply HandleWatch(http::Request& request, const RequestContext& ctx, const Target& target);
   http::Reply HandleList(http::Request& request, const RequestContext& ctx, const Target& target);
   http::Reply ErrorReply(const Status& status);
+  http::Reply HandlePodLog(http::Request& request, const RequestContext& ctx, const Target& target);
 
   ObjectApi* api_;
   Authenticator* authn_;
@@ -44,6 +66,10 @@ class ApiHandler {
   HandlerOptions options_;
   std::vector<ExtraRoute> routes_;
   TimerQueue timers_;
+  PodLogSource pod_logs_;
+  // Followed log streams run on their own threads; the destructor stops and joins them.
+  struct LogStreams;
+  std::shared_ptr<LogStreams> log_streams_;
 };
 
 }  // namespace skiff::apiserver

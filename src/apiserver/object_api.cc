@@ -531,8 +531,10 @@ StatusOr<Json> ObjectApi::Commit(const api::ResourceInfo& res, const std::string
   const Json& meta = object["metadata"];
   const bool deleting = meta.contains("deletionTimestamp");
   const bool no_finalizers = !meta.contains("finalizers") || meta["finalizers"].empty();
+  // A Pod inside its grace period stays until the node agent deletes it with grace 0.
+  const bool in_grace = meta.value("deletionGracePeriodSeconds", int64_t{0}) > 0;
   StatusOr<store::Record> rec = Status::Internal("unset");
-  if (deleting && no_finalizers) {
+  if (deleting && no_finalizers && !in_grace) {
     rec = store_->Delete(key, expected_revision, [&](int64_t rev) {
       object["metadata"]["resourceVersion"] = std::to_string(rev);
       return Dump(object);
@@ -649,6 +651,32 @@ StatusOr<Json> ObjectApi::Patch(const RequestContext& ctx, const api::ResourceIn
   return ConflictError(res, name);
 }
 
+namespace {
+
+bool IsPod(const api::ResourceInfo& res) { return res.group.empty() && res.kind == "Pod"; }
+
+// The grace period a Pod's deletion waits for (upstream's pod strategy): none for Pods no node
+// runs (unbound, or already Succeeded/Failed) — they go at once; otherwise the request's
+// gracePeriodSeconds, else the Pod's terminationGracePeriodSeconds, else 30.
+std::optional<int64_t> PodGracePeriod(const api::ResourceInfo& res, const Json& pod,
+                                      const api::DeleteOptions& options) {
+  if (!IsPod(res)) return std::nullopt;
+  const Json* node = FindPath(pod, "spec.nodeName");
+  if (!node || !node->is_string() || node->get<std::string>().empty()) return std::nullopt;
+  const Json* phase = FindPath(pod, "status.phase");
+  if (phase && phase->is_string() && (*phase == "Succeeded" || *phase == "Failed")) {
+    return std::nullopt;
+  }
+  if (options.grace_period_seconds) return std::max<int64_t>(0, *options.grace_period_seconds);
+  const Json* spec_grace = FindPath(pod, "spec.terminationGracePeriodSeconds");
+  if (spec_grace && spec_grace->is_number_integer()) {
+    return std::max<int64_t>(0, spec_grace->get<int64_t>());
+  }
+  return 30;
+}
+
+}  // namespace
+
 StatusOr<Json> ObjectApi::Delete(const RequestContext& ctx, const api::ResourceInfo& res,
                                  const std::string& ns, const std::string& name,
                                  const api::DeleteOptions& options) {
@@ -687,11 +715,34 @@ StatusOr<Json> ObjectApi::Delete(const RequestContext& ctx, const api::ResourceI
     if (options.propagation_policy == "Orphan") add_finalizer("orphan");
     if (res.kind == "Namespace" && res.group.empty()) add_finalizer("kubernetes");
 
+    const std::optional<int64_t> grace = PodGracePeriod(res, obj, options);
     if (meta.contains("deletionTimestamp")) {
-      return obj;  // already being deleted; finalizers will finish it
+      // Already being deleted: finalizers will finish it, or the node agent once the Pod's
+      // containers stopped (its delete has grace 0). A shorter grace period shortens the wait.
+      // (No grace left to wait for means the Pod no longer runs: it goes now.)
+      if (!IsPod(res)) return obj;
+      const int64_t wanted = grace.value_or(0);
+      if (wanted >= meta.value("deletionGracePeriodSeconds", int64_t{0})) return obj;
+      if (!finalizers.empty()) {
+        // The finalizers still hold it; removing the last one will delete it.
+        meta["deletionGracePeriodSeconds"] = wanted;
+        if (options.dry_run) return obj;
+        auto committed = Commit(res, Key(res, ns, name), obj, rec->revision);
+        if (!committed.ok() && committed.status().code() == Code::kConflict) continue;
+        return committed;
+      }
     }
     if (options.dry_run) return obj;
     const std::string key = Key(res, ns, name);
+    if (finalizers.empty() && grace && *grace > 0) {
+      // A running Pod is not removed at once: the node agent stops its containers (SIGTERM, then
+      // SIGKILL after the grace period) and then deletes it with grace 0.
+      meta["deletionTimestamp"] = FormatRfc3339(clock_->Now() + std::chrono::seconds(*grace));
+      meta["deletionGracePeriodSeconds"] = *grace;
+      auto committed = Commit(res, key, obj, rec->revision);
+      if (!committed.ok() && committed.status().code() == Code::kConflict) continue;
+      return committed;
+    }
     if (finalizers.empty()) {
       auto del = store_->Delete(key, rec->revision, [&](int64_t rev) {
         obj["metadata"]["resourceVersion"] = std::to_string(rev);
@@ -706,7 +757,7 @@ StatusOr<Json> ObjectApi::Delete(const RequestContext& ctx, const api::ResourceI
     }
     meta["finalizers"] = finalizers;
     meta["deletionTimestamp"] = FormatRfc3339(clock_->Now());
-    meta["deletionGracePeriodSeconds"] = options.grace_period_seconds.value_or(0);
+    meta["deletionGracePeriodSeconds"] = grace.value_or(0);
     if (res.kind == "Namespace" && res.group.empty()) {
       obj["status"]["phase"] = "Terminating";
     }

@@ -344,3 +344,71 @@ TEST_F(ObjectApiTest, WatchDeliversCurrentAndLaterChanges) {
 
 }  // namespace
 }  // namespace skiff::apiserver
+
+namespace skiff::apiserver {
+namespace {
+
+Json RunningPod(const std::string& name, const std::string& node, const std::string& phase) {
+  Json pod = {{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata", {{"name", name}}},
+              {"spec",
+               {{"containers", Json::array({{{"name", "main"}, {"image", "busybox"}}})},
+                {"terminationGracePeriodSeconds", 5}}}};
+  if (!node.empty()) pod["spec"]["nodeName"] = node;
+  if (!phase.empty()) pod["status"] = {{"phase", phase}};
+  return pod;
+}
+
+TEST_F(ObjectApiTest, DeletingARunningPodWaitsForTheNodeAgent) {
+  ASSERT_TRUE(api_->Create(ctx_, *pod_, "default", RunningPod("p", "node1", ""), {}).ok());
+  auto marked = api_->Delete(ctx_, *pod_, "default", "p", {});
+  ASSERT_TRUE(marked.ok()) << marked.status().ToString();
+  // Still there, marked with the Pod's own grace period.
+  auto got = api_->Get(ctx_, *pod_, "default", "p");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE((*got)["metadata"].contains("deletionTimestamp"));
+  EXPECT_EQ((*got)["metadata"]["deletionGracePeriodSeconds"], 5);
+
+  // A second delete with a longer grace changes nothing; a shorter one shortens it.
+  api::DeleteOptions longer;
+  longer.grace_period_seconds = 60;
+  ASSERT_TRUE(api_->Delete(ctx_, *pod_, "default", "p", longer).ok());
+  EXPECT_EQ((*api_->Get(ctx_, *pod_, "default", "p"))["metadata"]["deletionGracePeriodSeconds"], 5);
+  api::DeleteOptions shorter;
+  shorter.grace_period_seconds = 2;
+  ASSERT_TRUE(api_->Delete(ctx_, *pod_, "default", "p", shorter).ok());
+  EXPECT_EQ((*api_->Get(ctx_, *pod_, "default", "p"))["metadata"]["deletionGracePeriodSeconds"], 2);
+
+  // The agent's final delete (grace 0) removes it.
+  api::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  ASSERT_TRUE(api_->Delete(ctx_, *pod_, "default", "p", now).ok());
+  EXPECT_EQ(api_->Get(ctx_, *pod_, "default", "p").status().code(), Code::kNotFound);
+}
+
+TEST_F(ObjectApiTest, PodsNoNodeRunsAreDeletedAtOnce) {
+  // Unbound: nothing to stop.
+  ASSERT_TRUE(api_->Create(ctx_, *pod_, "default", RunningPod("unbound", "", ""), {}).ok());
+  ASSERT_TRUE(api_->Delete(ctx_, *pod_, "default", "unbound", {}).ok());
+  EXPECT_EQ(api_->Get(ctx_, *pod_, "default", "unbound").status().code(), Code::kNotFound);
+  // Finished: its processes are gone.
+  auto created = api_->Create(ctx_, *pod_, "default", RunningPod("done", "node1", ""), {});
+  ASSERT_TRUE(created.ok());
+  Json status = *created;
+  status["status"] = {{"phase", "Succeeded"}};
+  ASSERT_TRUE(api_->Update(ctx_, *pod_, "default", "done", status, {}, true).ok());
+  ASSERT_TRUE(api_->Delete(ctx_, *pod_, "default", "done", {}).ok());
+  EXPECT_EQ(api_->Get(ctx_, *pod_, "default", "done").status().code(), Code::kNotFound);
+  // A marked Pod that finished meanwhile goes with the next delete, whatever its grace.
+  ASSERT_TRUE(api_->Create(ctx_, *pod_, "default", RunningPod("late", "node1", ""), {}).ok());
+  ASSERT_TRUE(api_->Delete(ctx_, *pod_, "default", "late", {}).ok());
+  Json late = *api_->Get(ctx_, *pod_, "default", "late");
+  late["status"] = {{"phase", "Failed"}};
+  ASSERT_TRUE(api_->Update(ctx_, *pod_, "default", "late", late, {}, true).ok());
+  ASSERT_TRUE(api_->Delete(ctx_, *pod_, "default", "late", {}).ok());
+  EXPECT_EQ(api_->Get(ctx_, *pod_, "default", "late").status().code(), Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace skiff::apiserver
