@@ -5,6 +5,7 @@
 
 #include "apiserver/server.h"
 #include "cli/client_commands.h"
+#include "cli/images_command.h"
 #include "cli/up.h"
 #include "common/encoding.h"
 #include "common/file.h"
@@ -71,6 +72,9 @@ int Main(int argc, char** argv) {
   up_cmd->add_option("--threads", up.threads, "HTTP worker threads");
   up_cmd->add_option("--write-kubeconfig", up.kubeconfig_out,
                      "Also write the admin kubeconfig here");
+  up_cmd->add_option("--node-name", up.node_name, "Name of this machine's Node (default: host name)");
+  up_cmd->add_flag("--no-agent", up.no_agent,
+                   "Run no node agent: Pods are scheduled to no node here (API and controllers only)");
 
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
@@ -80,6 +84,11 @@ int Main(int argc, char** argv) {
       app.add_subcommand("kubeconfig", "Print (or write) a kubeconfig for the admin user");
   kc_cmd->add_option("--server", kc_server, "Server URL");
   kc_cmd->add_option("-o,--output", kc_out, "Write to this file instead of stdout");
+
+  auto* images_cmd = app.add_subcommand(
+      "images", "The local image catalog: list, add, remove, resolve (skiff images help)");
+  images_cmd->prefix_command();  // every word after `images` is RunImages' own
+  images_cmd->allow_extras();
 
   ClientCommands client_commands(&app);
 
@@ -98,6 +107,7 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (*kc_cmd) return PrintKubeconfig(data_dir, kc_server, kc_out);
+  if (*images_cmd) return RunImages(images_cmd->remaining(), data_dir, std::cout, std::cerr);
   if (auto rc = client_commands.Run(data_dir)) return *rc;
   return 1;
 }
