@@ -751,7 +751,8 @@ Status WaitingToStart(const Json& pod, const std::string& container) {
     const Json* waiting = FindPath(*st, "state.waiting.reason");
     if (waiting && waiting->is_string()) reason = waiting->get<std::string>();
   }
-  if (reason == "ErrImagePull" || reason == "ImagePullBackOff") reason = "image can't be pulled";
+  if (reason == "ErrImagePull") reason = "image can't be pulled";
+  if (reason == "ImagePullBackOff") reason = "trying and failing to pull image";
   return Status::BadRequest("container \"" + container + "\" in pod \"" +
                             pod["metadata"].value("name", "") +
                             "\" is waiting to start: " + reason);

@@ -38,6 +38,7 @@ std::string PodStatus(const Json& pod) {
     reason = r->get<std::string>();
   auto container_reason = [](const Json& statuses, bool init, std::string* out) {
     if (!statuses.is_array()) return false;
+    bool found = false;
     for (const Json& cs : statuses) {
       const Json* state = cs.contains("state") ? &cs["state"] : nullptr;
       if (!state) continue;
@@ -53,11 +54,12 @@ std::string PodStatus(const Json& pod) {
         std::string r = t.value("reason", "");
         if (r.empty()) r = "ExitCode:" + std::to_string(t.value("exitCode", 0));
         *out = init ? "Init:" + r : r;
+        found = true;
         if (!init) continue;  // a later container may say more
         return true;
       }
     }
-    return false;
+    return found;
   };
   std::string r;
   if (const Json* init = FindPath(pod, "status.initContainerStatuses");
@@ -102,6 +104,69 @@ void PodWideColumns(std::vector<Column>* cols, std::vector<CellFn>* cells) {
   cols->push_back({"Node", "string", "", "The node the pod is bound to.", 1});
   cells->push_back(
       [](const Json& pod) { return Json(Str(FindPath(pod, "spec.nodeName"), "<none>")); });
+}
+
+// kubectl's node columns: STATUS from the Ready condition (plus SchedulingDisabled when
+// cordoned), ROLES from node-role.kubernetes.io/<role> labels.
+void NodeColumns(std::vector<Column>* cols, std::vector<CellFn>* cells,
+                 std::chrono::system_clock::time_point now) {
+  cols->push_back({"Status", "string", "", "The status of the node."});
+  cells->push_back([](const Json& node) {
+    std::string status = "Unknown";
+    if (const Json* conds = FindPath(node, "status.conditions"); conds && conds->is_array()) {
+      for (const Json& c : *conds) {
+        if (c.value("type", "") != "Ready") continue;
+        status = c.value("status", "") == "True" ? "Ready" : "NotReady";
+      }
+    }
+    if (const Json* u = FindPath(node, "spec.unschedulable"); u && u->is_boolean() && *u) {
+      status += ",SchedulingDisabled";
+    }
+    return Json(status);
+  });
+  cols->push_back({"Roles", "string", "", "The roles of the node."});
+  cells->push_back([](const Json& node) {
+    std::string roles;
+    if (const Json* labels = FindPath(node, "metadata.labels"); labels && labels->is_object()) {
+      static const std::string kPrefix = "node-role.kubernetes.io/";
+      for (auto& [k, v] : labels->items()) {
+        if (k.rfind(kPrefix, 0) == 0 && k.size() > kPrefix.size()) {
+          roles += (roles.empty() ? "" : ",") + k.substr(kPrefix.size());
+        }
+      }
+    }
+    return Json(roles.empty() ? "<none>" : roles);
+  });
+  cols->push_back({"Age", "string", "", "Time since creation."});
+  cells->push_back([now](const Json& o) { return Json(Age(o, now)); });
+  cols->push_back({"Version", "string", "", "Kubelet version reported by the node."});
+  cells->push_back(
+      [](const Json& node) { return Json(Str(FindPath(node, "status.nodeInfo.kubeletVersion"))); });
+}
+
+void NodeWideColumns(std::vector<Column>* cols, std::vector<CellFn>* cells) {
+  auto address = [](const char* type) {
+    return [type](const Json& node) {
+      if (const Json* addrs = FindPath(node, "status.addresses"); addrs && addrs->is_array()) {
+        for (const Json& a : *addrs) {
+          if (a.value("type", "") == type) return Json(a.value("address", ""));
+        }
+      }
+      return Json("<none>");
+    };
+  };
+  cols->push_back({"Internal-IP", "string", "", "List of internal IPs.", 1});
+  cells->push_back(address("InternalIP"));
+  cols->push_back({"External-IP", "string", "", "List of external IPs.", 1});
+  cells->push_back(address("ExternalIP"));
+  for (auto [name, path] :
+       {std::pair{"OS-Image", "status.nodeInfo.osImage"},
+        std::pair{"Kernel-Version", "status.nodeInfo.kernelVersion"},
+        std::pair{"Container-Runtime", "status.nodeInfo.containerRuntimeVersion"}}) {
+    cols->push_back({name, "string", "", name, 1});
+    const std::string p = path;
+    cells->push_back([p](const Json& node) { return Json(Str(FindPath(node, p), "<unknown>")); });
+  }
 }
 
 size_t MapSize(const Json& obj, const char* a, const char* b = nullptr) {
@@ -155,6 +220,9 @@ Json ToTable(const api::ResourceInfo& res, const std::vector<Json>& objects,
   bool builtin_printer = true;
   if (core && res.kind == "Pod") {
     PodColumns(&cols, &cells);
+  } else if (core && res.kind == "Node") {
+    NodeColumns(&cols, &cells, now);
+    has_age = true;
   } else if (core && res.kind == "ConfigMap") {
     cols.push_back({"Data", "string", "", "Number of data entries."});
     cells.push_back(
@@ -205,6 +273,7 @@ Json ToTable(const api::ResourceInfo& res, const std::vector<Json>& objects,
     cells.push_back([now](const Json& o) { return Json(Age(o, now)); });
   }
   if (core && res.kind == "Pod") PodWideColumns(&cols, &cells);
+  if (core && res.kind == "Node") NodeWideColumns(&cols, &cells);
 
   Json column_defs = Json::array();
   for (const Column& c : cols) {

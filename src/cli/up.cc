@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "apiserver/server.h"
 #include "client/inprocess_client.h"
@@ -13,8 +15,23 @@
 #include "common/log.h"
 #include "controllers/core_controllers.h"
 #include "controllers/manager.h"
+#include "node/agent.h"
+#include "runtime/runtime.h"
+#include "scheduler/admission.h"
+#include "scheduler/scheduler.h"
 
 namespace skiff::cli {
+
+namespace {
+
+// The directory of the running executable: skiff-shim and skiff-ml are installed beside it.
+std::string ExecutableDir() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "." : self.parent_path().string();
+}
+
+}  // namespace
 
 std::string DefaultDataDir() {
   if (const char* home = std::getenv("SKIFF_HOME"); home && *home) return home;
@@ -55,7 +72,58 @@ int RunUp(const UpOptions& options) {
     std::cerr << "skiff up: " << s.message() << "\n";
     return 1;
   }
+  scheduler::InstallSchedulingAdmission((*server)->api());
+  scheduler::SchedulerOptions sched;
+  sched.registry = (*server)->registry();
+  if (Status s = scheduler::StartScheduler(manager, client.get(), sched); !s.ok()) {
+    std::cerr << "skiff up: " << s.message() << "\n";
+    return 1;
+  }
+  // The node agent runs this machine's Pods; its containers outlive a crash of skiff and are
+  // re-adopted on the next start.
+  std::unique_ptr<runtime::Runtime> runtime;
+  std::unique_ptr<node::NodeAgent> agent;
+  if (!options.no_agent) {
+    auto rt = runtime::NewLocalRuntime();
+    if (!rt.ok()) {
+      std::cerr << "skiff up: container runtime: " << rt.status().message() << "\n";
+      return 1;
+    }
+    runtime = std::move(*rt);
+    node::AgentOptions ao;
+    ao.data_dir = so.data_dir;
+    if (!options.node_name.empty()) ao.node_name = options.node_name;
+    ao.bin_dir = ExecutableDir();
+    auto created = node::NodeAgent::Create(manager, client.get(), runtime.get(), ao);
+    if (!created.ok()) {
+      std::cerr << "skiff up: node agent: " << created.status().message() << "\n";
+      return 1;
+    }
+    agent = std::move(*created);
+    (*server)->handler()->SetPodLogSource(
+        [a = agent.get()](const Json& pod, const apiserver::PodLogRequest& r,
+                          const std::function<bool()>& cancelled,
+                          const std::function<bool(const std::string&)>& sink) {
+          runtime::LogReadOptions lo;
+          lo.tail_lines = r.tail_lines;
+          lo.since = r.since;
+          lo.timestamps = r.timestamps;
+          lo.limit_bytes = r.limit_bytes;
+          lo.follow = r.follow;
+          lo.cancelled = cancelled;
+          return a->StreamLogs(pod, r.container, r.previous, lo, sink);
+        });
+  }
   manager.Start();
+  if (agent) {
+    // Ready means ready to run Pods: the node is registered before the ready line.
+    const client::Resource nodes{"", "v1", "nodes"};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!client->Get(nodes, "", agent->node_name()).ok() &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
 
   const std::string kubeconfig = (*server)->Kubeconfig();
   const std::string kc_path = so.data_dir + "/kubeconfig";
@@ -80,6 +148,8 @@ int RunUp(const UpOptions& options) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   SKIFF_LOG(Info) << "received signal " << sig << ", stopping";
+  // Graceful node shutdown first: Pods are stopped and recorded while the API still runs.
+  if (agent) agent->Shutdown();
   manager.Stop();
   (*server)->Stop();
   return 0;

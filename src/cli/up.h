@@ -12,6 +12,8 @@ struct UpOptions {
   bool insecure_http = false;
   int threads = 4;
   std::string kubeconfig_out;  // also write the admin kubeconfig here
+  std::string node_name;       // the node agent's Node (default: the host name)
+  bool no_agent = false;       // serve the API only: run no Pods on this machine
 };
 
 int RunUp(const UpOptions& options);

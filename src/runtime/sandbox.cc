@@ -24,12 +24,15 @@ bool IsPrivateTopLevel(const std::string& name) {
   return name == "tmp" || name == "proc" || name == "dev" || name == "sys" || name == "run";
 }
 
-// One layer of the sandbox's mount table: `dst` shows `src` of the host ("" = an empty tmpfs,
-// which bwrap can create mount points in).
+// One layer of the sandbox's mount table: `dst` shows `src` of the host ("" = an empty tmpfs or
+// directory, which bwrap can create mount points in).
 struct View {
+  enum Kind { kTmpfs, kDir, kBind, kSymlink, kDev, kProc };
   std::string dst;
   std::string src;
   bool read_only = true;
+  Kind kind = kBind;
+  std::string link_target;  // kSymlink
 };
 
 bool Under(const std::string& path, const std::string& dir) {
@@ -43,30 +46,99 @@ std::string Clean(std::string p) {
   return p;
 }
 
+// Host directories that must be rebuilt entry by entry instead of bound whole, because a mount
+// point has to be created inside them (e.g. a volume at /etc/config: /etc becomes a directory in
+// the root tmpfs holding a read-only bind of each of the host's /etc entries, and bwrap can then
+// create /etc/config). Costs one bind per entry, so only the directories on such a path expand.
+std::vector<std::string> DirsToExpand(const ContainerSpec& spec) {
+  std::vector<std::string> out;
+  for (const auto& m : spec.mounts) {
+    const std::string dst = Clean(m.container_path.empty() ? m.host_path : m.container_path);
+    if (dst.size() < 2 || dst[0] != '/') continue;
+    std::vector<std::string> prefixes;
+    for (size_t at = dst.find('/', 1);; at = dst.find('/', at + 1)) {
+      prefixes.push_back(dst.substr(0, at));
+      if (at == std::string::npos) break;
+    }
+    const std::string top = prefixes[0].substr(1);
+    if (top == "tmp" || top == "proc" || top == "dev" || top == "sys" || top == "run") continue;
+    std::vector<std::string> existing;
+    bool through_symlink = false, missing = false;
+    for (const std::string& p : prefixes) {
+      struct stat st;
+      if (::lstat(p.c_str(), &st) != 0) {
+        missing = true;
+        break;
+      }
+      if (S_ISLNK(st.st_mode)) through_symlink = true;
+      if (!S_ISDIR(st.st_mode)) break;
+      existing.push_back(p);
+    }
+    // A missing top-level entry is created in the root tmpfs; a path through a symlink is left to
+    // the read-only check below (it names the problem).
+    if (!missing || existing.empty() || through_symlink) continue;
+    for (const std::string& d : existing) {
+      if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
+    }
+  }
+  return out;
+}
+
+// Adds `p` (a host entry shown at the same path) to `v`: rebuilt entry by entry when it is in
+// `expand`, else a symlink or a read-only bind.
+void AddHostEntry(const std::string& p, const std::vector<std::string>& expand,
+                  std::vector<View>* v) {
+  struct stat st;
+  if (::lstat(p.c_str(), &st) != 0) return;
+  if (S_ISLNK(st.st_mode)) {
+    char target[4096];
+    ssize_t n = ::readlink(p.c_str(), target, sizeof target - 1);
+    if (n <= 0) return;
+    View link{p, p};
+    link.kind = View::kSymlink;
+    link.link_target.assign(target, static_cast<size_t>(n));
+    v->push_back(std::move(link));
+    return;
+  }
+  if (S_ISDIR(st.st_mode) && std::find(expand.begin(), expand.end(), p) != expand.end()) {
+    View dir{p, ""};
+    dir.kind = View::kDir;
+    v->push_back(dir);
+    if (DIR* d = ::opendir(p.c_str())) {
+      std::vector<std::string> names;
+      while (dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (name != "." && name != "..") names.push_back(name);
+      }
+      ::closedir(d);
+      std::sort(names.begin(), names.end());
+      for (const std::string& name : names) AddHostEntry(p + "/" + name, expand, v);
+    }
+    return;
+  }
+  v->push_back({p, p});
+}
+
 // The root tmpfs, then the top-level entries, the private dirs, hidden paths and mounts, in the
 // order bwrap applies them (later layers win on equal paths).
-std::vector<View> Views(const ContainerSpec& spec, std::vector<std::string>* top_symlinks) {
-  std::vector<View> v{{"/", ""}};
+std::vector<View> Views(const ContainerSpec& spec) {
+  std::vector<View> v{{"/", "", true, View::kTmpfs}};
+  const std::vector<std::string> expand = DirsToExpand(spec);
   if (DIR* d = ::opendir("/")) {
+    std::vector<std::string> names;
     while (dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
       if (name == "." || name == ".." || IsPrivateTopLevel(name)) continue;
-      std::string p = "/" + name;
-      struct stat st;
-      if (::lstat(p.c_str(), &st) != 0) continue;
-      if (S_ISLNK(st.st_mode)) {
-        if (top_symlinks) top_symlinks->push_back(p);
-        v.push_back({p, p});  // the same link, resolved on the host the same way
-      } else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
-        v.push_back({p, p});
-      }
+      names.push_back(name);
     }
     ::closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) AddHostEntry("/" + name, expand, &v);
   }
-  v.push_back({"/tmp", ""});
-  v.push_back({"/run", ""});
-  v.push_back({"/dev", ""});
-  v.push_back({"/proc", "/proc"});
+  v.push_back({"/tmp", "", true, View::kTmpfs});
+  v.push_back({"/run", "", true, View::kTmpfs});
+  v.push_back({"/dev", "", true, View::kDev});
+  v.push_back({"/proc", "/proc", true, View::kProc});
   v.push_back({"/sys", "/sys"});
   return v;
 }
@@ -139,23 +211,28 @@ StatusOr<std::string> ProbeBubblewrap() {
 
 StatusOr<std::vector<std::string>> BwrapArgs(const std::string& bwrap, const ContainerSpec& spec) {
   std::vector<std::string> a = {bwrap, "--tmpfs", "/"};
-  std::vector<std::string> links;
-  std::vector<View> views = Views(spec, &links);
+  std::vector<View> views = Views(spec);
   for (size_t i = 1; i < views.size(); ++i) {
     const View& v = views[i];
-    if (v.dst == "/tmp" || v.dst == "/run") {
-      a.insert(a.end(), {"--tmpfs", v.dst});
-    } else if (v.dst == "/dev") {
-      a.insert(a.end(), {"--dev", "/dev"});
-    } else if (v.dst == "/proc") {
-      a.insert(a.end(), {"--proc", "/proc"});
-    } else if (std::find(links.begin(), links.end(), v.dst) != links.end()) {
-      char target[4096];
-      ssize_t n = ::readlink(v.dst.c_str(), target, sizeof target - 1);
-      if (n <= 0) continue;
-      a.insert(a.end(), {"--symlink", std::string(target, static_cast<size_t>(n)), v.dst});
-    } else {
-      a.insert(a.end(), {"--ro-bind", v.dst, v.dst});
+    switch (v.kind) {
+      case View::kTmpfs:
+        a.insert(a.end(), {"--tmpfs", v.dst});
+        break;
+      case View::kDir:
+        a.insert(a.end(), {"--dir", v.dst});
+        break;
+      case View::kDev:
+        a.insert(a.end(), {"--dev", v.dst});
+        break;
+      case View::kProc:
+        a.insert(a.end(), {"--proc", v.dst});
+        break;
+      case View::kSymlink:
+        a.insert(a.end(), {"--symlink", v.link_target, v.dst});
+        break;
+      case View::kBind:
+        a.insert(a.end(), {"--ro-bind", v.dst, v.dst});
+        break;
     }
   }
   for (const auto& raw : spec.hidden_paths) {
@@ -204,7 +281,7 @@ Lookup LookupExecutable(const std::string& argv0, const std::string& path_env,
                         const std::string& working_dir, const ContainerSpec& spec, bool sandboxed) {
   std::vector<View> views;
   if (sandboxed) {
-    views = Views(spec, nullptr);
+    views = Views(spec);
     for (const auto& h : spec.hidden_paths) views.push_back({Clean(h), ""});
     for (const auto& m : spec.mounts) {
       views.push_back({Clean(m.container_path.empty() ? m.host_path : m.container_path),

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "api/schema.h"
+#include "scheduler/quantity.h"
 #include "scheduler/quota.h"
 #include "scheduler/resources.h"
 
@@ -63,9 +64,45 @@ void InstallSchedulingAdmission(apiserver::ObjectApi* api) {
 
 // ---------------------------------------------------------------------------- Pod defaulting
 
+namespace {
+
+// Upstream's QoS rule: Guaranteed when every container has cpu and memory limits equal to its
+// requests, BestEffort when none has any, else Burstable.
+std::string QosClass(const Json& pod) {
+  bool any = false, guaranteed = true;
+  for (const char* field : {"initContainers", "containers"}) {
+    const Json* list = FindPath(pod, std::string("spec.") + field);
+    if (!list || !list->is_array()) continue;
+    for (const Json& c : *list) {
+      const Json* req = FindPath(c, "resources.requests");
+      const Json* lim = FindPath(c, "resources.limits");
+      for (const char* r : {"cpu", "memory"}) {
+        const bool has_req = req && req->is_object() && req->contains(r);
+        const bool has_lim = lim && lim->is_object() && lim->contains(r);
+        any = any || has_req || has_lim;
+        if (!has_lim) {
+          guaranteed = false;
+        } else if (has_req) {
+          auto a = ParseQuantityJson((*req)[r]);
+          auto b = ParseQuantityJson((*lim)[r]);
+          if (!a.ok() || !b.ok() || a->milli != b->milli) guaranteed = false;
+        }
+      }
+    }
+  }
+  if (!any) return "BestEffort";
+  return guaranteed ? "Guaranteed" : "Burstable";
+}
+
+}  // namespace
+
 Status PodDefaultingAdmission::Admit(const apiserver::RequestContext&, Operation op,
                                      const api::ResourceInfo& res, Json* object, const Json*) {
-  if (op == Operation::kCreate && IsPod(res) && object) DefaultRequestsFromLimits(object);
+  if (op != Operation::kCreate || !IsPod(res) || !object) return Status::Ok();
+  DefaultRequestsFromLimits(object);
+  // As the API server's pod strategy: a new Pod's status is Pending with its QoS class, whatever
+  // the request said.
+  (*object)["status"] = {{"phase", "Pending"}, {"qosClass", QosClass(*object)}};
   return Status::Ok();
 }
 

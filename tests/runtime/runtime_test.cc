@@ -392,22 +392,29 @@ TEST_F(RuntimeTest, SandboxViewHidesMountsAndProtects) {
   EXPECT_FALSE(fs::exists("/usr/skiff-should-fail"));
 }
 
-TEST_F(RuntimeTest, SandboxMountInsideReadOnlyDirFailsClearly) {
+TEST_F(RuntimeTest, SandboxMountsAtPathsTheHostLacks) {
   if (!rt_->capabilities().bubblewrap) GTEST_SKIP() << rt_->capabilities().detail;
   fs::create_directories(tmp_ + "/data");
-  auto s = Spec("badmount", {"true"}, true);
-  s.mounts = {{tmp_ + "/data", "/usr/no-such-dir-skiff/data", false}};
-  auto st = Start(s);
-  ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.status().message().find("read-only"), std::string::npos) << st.status().message();
-  // Creating one in a tmpfs (/tmp, the root) is fine.
-  auto ok = Spec("goodmount", {"test", "-f", "/mnt-skiff/new/in"}, true);
   std::ofstream(tmp_ + "/data/in") << "x";
-  ok.mounts = {{tmp_ + "/data", "/mnt-skiff/new", true}};
-  ASSERT_TRUE(Start(ok).ok());
-  auto exit = exits_.Wait(ok.id);
+  // Manifests mount config at /etc/config and data below /usr or /opt: the directories on the
+  // way are rebuilt so the mount point can be made, and the rest of /etc stays visible.
+  auto s = Spec("deepmount",
+                {"sh", "-c",
+                 "test -f /etc/skiff-cfg/in && test -f /usr/share/skiff-no-such/data/in && "
+                 "test -f /mnt-skiff/new/in && test -f /etc/passwd && echo MOUNTS-OK;"
+                 "touch /etc/skiff-should-fail 2>/dev/null || echo ETC-RO"},
+                true);
+  s.mounts = {{tmp_ + "/data", "/etc/skiff-cfg", true},
+              {tmp_ + "/data", "/usr/share/skiff-no-such/data", true},
+              {tmp_ + "/data", "/mnt-skiff/new", true}};
+  ASSERT_TRUE(Start(s).ok());
+  auto exit = exits_.Wait(s.id);
   ASSERT_TRUE(exit);
-  EXPECT_EQ(exit->exit_code, 0) << Log(ok);
+  EXPECT_EQ(exit->exit_code, 0) << Log(s);
+  EXPECT_NE(Log(s).find("MOUNTS-OK"), std::string::npos) << Log(s);
+  EXPECT_NE(Log(s).find("ETC-RO"), std::string::npos) << Log(s);
+  EXPECT_FALSE(fs::exists("/etc/skiff-cfg"));
+  EXPECT_FALSE(fs::exists("/etc/skiff-should-fail"));
 }
 
 TEST_F(RuntimeTest, RecoverReadoptsRunningAndReportsEnded) {
