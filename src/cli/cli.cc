@@ -72,9 +72,11 @@ int Main(int argc, char** argv) {
   up_cmd->add_option("--threads", up.threads, "HTTP worker threads");
   up_cmd->add_option("--write-kubeconfig", up.kubeconfig_out,
                      "Also write the admin kubeconfig here");
-  up_cmd->add_option("--node-name", up.node_name, "Name of this machine's Node (default: host name)");
-  up_cmd->add_flag("--no-agent", up.no_agent,
-                   "Run no node agent: Pods are scheduled to no node here (API and controllers only)");
+  up_cmd->add_option("--node-name", up.node_name,
+                     "Name of this machine's Node (default: host name)");
+  up_cmd->add_flag(
+      "--no-agent", up.no_agent,
+      "Run no node agent: Pods are scheduled to no node here (API and controllers only)");
 
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
