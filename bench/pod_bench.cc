@@ -54,8 +54,8 @@ std::pair<double, double> SpawnCost(const std::vector<std::string>& args, int n)
 class PodWatcher {
  public:
   struct Times {
-    Clock::time_point running, done;
-    bool has_running = false, has_done = false;
+    Clock::time_point bound, running, done;
+    bool has_bound = false, has_running = false, has_done = false;
     std::string phase;
   };
 
@@ -121,9 +121,24 @@ class PodWatcher {
     const std::string name = pod["metadata"].value("name", "");
     std::string phase;
     if (pod.contains("status")) phase = pod["status"].value("phase", "");
+    if (trace_) {
+      // POD_BENCH_TRACE=1: every event, so a slow step shows where the time goes.
+      std::string state;
+      if (const Json* cs = skiff::FindPath(pod, "status.containerStatuses"); cs && cs->is_array()) {
+        for (const Json& c : *cs) state += c.value("state", Json::object()).begin().key() + " ";
+      }
+      std::fprintf(stderr, "%10.3f %s %s rv=%s node=%s phase=%s containers=%s\n",
+                   Ms(now.time_since_epoch()), ev.value("type", "").c_str(), name.c_str(),
+                   pod["metadata"].value("resourceVersion", "").c_str(),
+                   pod["spec"].value("nodeName", "").c_str(), phase.c_str(), state.c_str());
+    }
     std::lock_guard<std::mutex> lock(mu_);
     Times& t = times_[name];
     t.phase = phase;
+    if (!t.has_bound && !pod["spec"].value("nodeName", "").empty()) {
+      t.bound = now;
+      t.has_bound = true;
+    }
     if (phase == "Running" && !t.has_running) {
       t.running = now;
       t.has_running = true;
@@ -138,6 +153,7 @@ class PodWatcher {
   }
 
   const Skiff& skiff_;
+  const bool trace_ = std::getenv("POD_BENCH_TRACE") != nullptr;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
@@ -177,6 +193,7 @@ void DeleteAll(skiff::http::Client* c, const Skiff& s) {
 
 struct Latency {
   double p50 = -1, p99 = -1;
+  double bind_p50 = -1;  // create -> spec.nodeName seen (the scheduler's share)
   int failed = 0;
 };
 
@@ -184,12 +201,15 @@ struct Latency {
 Latency Sequential(const Skiff& s, PodWatcher& w, const std::string& prefix, bool sandboxed,
                    bool until_done, std::vector<std::string> command) {
   auto c = s.NewClient();
-  std::vector<double> samples;
+  std::vector<double> samples, bind;
   Latency out;
   const int n = until_done ? kLatencyPods : kRunningPods;
   for (int i = 0; i < n; ++i) {
     const std::string name = prefix + "-" + std::to_string(i);
     const auto t0 = Clock::now();
+    if (std::getenv("POD_BENCH_TRACE")) {
+      std::fprintf(stderr, "%10.3f CREATE %s\n", Ms(t0.time_since_epoch()), name.c_str());
+    }
     if (!Create(c.get(), s, PodManifest(name, sandboxed, command))) {
       ++out.failed;
       continue;
@@ -203,7 +223,9 @@ Latency Sequential(const Skiff& s, PodWatcher& w, const std::string& prefix, boo
     }
     if (until_done && t.phase != "Succeeded") ++out.failed;
     samples.push_back(Ms((until_done ? t.done : (t.has_running ? t.running : t.done)) - t0));
+    if (t.has_bound) bind.push_back(Ms(t.bound - t0));
   }
+  out.bind_p50 = Median(bind);
   out.p99 = Quantile(samples, 0.99);
   out.p50 = Median(samples);
   DeleteAll(c.get(), s);
@@ -213,6 +235,7 @@ Latency Sequential(const Skiff& s, PodWatcher& w, const std::string& prefix, boo
 }  // namespace
 
 int main(int argc, char** argv) {
+  setvbuf(stdout, nullptr, _IOLBF, 0);
   const std::string binary = argc > 1 ? argv[1] : "../bin/skiff";
   std::printf("pod_bench: %s\n\n", binary.c_str());
 
@@ -277,12 +300,13 @@ int main(int argc, char** argv) {
   const double total_s = Ms(w.last_done() - t0) / 1000;
   const Rss rss = ReadRss(s.pid());
   DeleteAll(c.get(), s);
+  const int stop_status = s.Stop();  // ends the watch stream too
   w.Stop();
-  const int stop_status = s.Stop();
   std::filesystem::remove_all(dir);
 
   auto row = [](const char* what, const Latency& l, const char* target) {
-    std::printf("| %-44s | %7.2f / %7.2f ms | %-3d | %s |\n", what, l.p50, l.p99, l.failed, target);
+    std::printf("| %-44s | %7.2f / %7.2f ms | %-3d | %s (of which bind p50 %.2f ms) |\n", what,
+                l.p50, l.p99, l.failed, target, l.bind_p50);
   };
   std::printf("| %-44s | %-22s | %-3s | %s |\n", "figure", "p50 / p99", "err", "limit / target");
   std::printf("|---|---|---|---|\n");

@@ -788,7 +788,7 @@ bool NodeAgent::Impl::Prepare(PodWorker* w) {
       }
     }
   }
-  w->hosts_content = HostsFor(w->pod, w->ip, w->key);
+  w->hosts_content = HostsFor(w->pod, w->ip, w->key, NamespaceHosts(w->ns));
   WriteHostsInPlace(w, w->hosts_content);
   w->prepared = true;
   w->prepare_reason.clear();
@@ -943,6 +943,7 @@ void NodeAgent::Impl::StartContainer(PodWorker* w, ContainerRun* c) {
   rs.hosts_file = w->dir + "/hosts";
   rs.hostname = hostname;
   rs.hidden_paths = {o_.data_dir};
+  rs.sandbox = !WantsPlainProcess(w->pod);
   if (!resolved->alias_dir.empty()) rs.mounts.push_back({resolved->alias_dir, kAliasMount, true});
   const Json& mounts = Field(c->spec, "volumeMounts");
   if (mounts.is_array()) {

@@ -244,6 +244,18 @@ struct Mail {
   std::string message;
 };
 
+// The annotation that opts a Pod out of the sandbox ("none"): plain processes start faster but
+// share the host's view (no hidden paths, no private /tmp, volumes at their host paths).
+inline constexpr const char* kSandboxAnnotation = "skiff.io/sandbox";
+
+// Whether `pod` asks for plain processes.
+inline bool WantsPlainProcess(const Json& pod) {
+  const Json* annotations = FindPath(pod, "metadata.annotations");
+  if (!annotations || !annotations->is_object()) return false;
+  auto it = annotations->find(kSandboxAnnotation);
+  return it != annotations->end() && it->is_string() && *it == "none";
+}
+
 struct PodWorker {
   std::mutex mu;
   std::string key, ns, name, uid;
@@ -474,9 +486,15 @@ class NodeAgent::Impl : public ObjectSource {
     }
   }
   std::string AllocateIp(const std::string& key);
-  void ReleaseIp(const std::string& ip);
   void RewriteHosts(const std::string& ns);
-  std::string HostsFor(const Json& pod, const std::string& ip, const std::string& self_key);
+  // A hosts entry with the Pod key it belongs to ("" for Services).
+  struct NamedHost {
+    std::string key;
+    HostEntry entry;
+  };
+  std::vector<NamedHost> NamespaceHosts(const std::string& ns);
+  std::string HostsFor(const Json& pod, const std::string& ip, const std::string& self_key,
+                       const std::vector<NamedHost>& ns_hosts);
   void WriteHostsInPlace(PodWorker* w, const std::string& content);
   std::shared_ptr<const runtime::Catalog> GetCatalog(std::string* error);
   milliseconds PodGrace(const PodWorker* w) const;

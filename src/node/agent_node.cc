@@ -29,10 +29,7 @@ std::string NodeAgent::Impl::AllocateIp(const std::string& key) {
   return "";
 }
 
-std::string NodeAgent::Impl::HostsFor(const Json& pod, const std::string& ip,
-                                      const std::string& self_key) {
-  const std::string ns = NamespaceOf(pod);
-  std::vector<HostEntry> others;
+std::vector<NodeAgent::Impl::NamedHost> NodeAgent::Impl::NamespaceHosts(const std::string& ns) {
   std::map<std::string, std::string> ips;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -40,18 +37,19 @@ std::string NodeAgent::Impl::HostsFor(const Json& pod, const std::string& ip,
       if (k.rfind(ns + "/", 0) == 0) ips[k] = v;
     }
   }
+  std::vector<NamedHost> out;
   std::vector<ObjectPtr> pods = pods_ ? pods_->List(ns) : std::vector<ObjectPtr>{};
   std::vector<std::pair<ObjectPtr, std::string>> live;
   for (const ObjectPtr& p : pods) {
-    std::string k = controllers::ObjectKeyOf(*p);
     std::string phase = PhaseOf(*p);
     if (phase == "Succeeded" || phase == "Failed") continue;
+    std::string k = controllers::ObjectKeyOf(*p);
     std::string pip = Str(Field(*p, "status"), "podIP");
     auto mine = ips.find(k);
     if (mine != ips.end() && NodeNameOf(*p) == o_.node_name) pip = mine->second;
     if (pip.empty()) continue;
     live.emplace_back(p, pip);
-    if (k != self_key) others.push_back(PodHostEntry(*p, pip));
+    out.push_back({k, PodHostEntry(*p, pip)});
   }
   // A Service whose selector matches exactly one running Pod names that Pod (the training
   // operators create one headless Service per replica).
@@ -67,10 +65,22 @@ std::string NodeAgent::Impl::HostsFor(const Json& pod, const std::string& ip,
       }
       if (matches != 1) continue;
       std::string s = NameOf(*svc);
-      others.push_back(
-          {match_ip,
-           {s, s + "." + ns, s + "." + ns + ".svc", s + "." + ns + ".svc.cluster.local"}});
+      out.push_back(
+          {"",
+           {match_ip,
+            {s, s + "." + ns, s + "." + ns + ".svc", s + "." + ns + ".svc.cluster.local"}}});
     }
+  }
+  return out;
+}
+
+std::string NodeAgent::Impl::HostsFor(const Json& pod, const std::string& ip,
+                                      const std::string& self_key,
+                                      const std::vector<NamedHost>& ns_hosts) {
+  std::vector<HostEntry> others;
+  others.reserve(ns_hosts.size());
+  for (const NamedHost& h : ns_hosts) {
+    if (h.key.empty() || h.key != self_key) others.push_back(h.entry);
   }
   return HostsFile(pod, ip, others);
 }
@@ -97,10 +107,14 @@ void NodeAgent::Impl::RewriteHosts(const std::string& ns) {
       if (w->ns == ns) ws.push_back(w);
     }
   }
+  // The namespace's entries are computed once per rewrite, not once per Pod: a namespace with
+  // many Pods would otherwise cost the square of its size on every address change.
+  const std::vector<NamedHost> ns_hosts = NamespaceHosts(ns);
   for (const auto& w : ws) {
     std::lock_guard<std::mutex> lock(w->mu);
-    if (!w->prepared || w->deleted) continue;
-    std::string content = HostsFor(w->pod, w->ip, w->key);
+    // Finished Pods run nothing that could read the file.
+    if (!w->prepared || w->deleted || w->terminal) continue;
+    std::string content = HostsFor(w->pod, w->ip, w->key, ns_hosts);
     if (content == w->hosts_content) continue;
     w->hosts_content = content;
     WriteHostsInPlace(w.get(), content);

@@ -162,7 +162,11 @@ Json NodeAgent::Impl::ComputeStatus(PodWorker* w) {
     cond("ContainersReady", false, nr_reason, msg);
     cond("Ready", false, nr_reason, msg);
   }
-  if (caps.bubblewrap) {
+  if (caps.bubblewrap && WantsPlainProcess(w->pod)) {
+    cond("skiff.io/Sandbox", false, "PlainProcess",
+         std::string("containers run as plain processes, as the Pod's ") + kSandboxAnnotation +
+             " annotation asks");
+  } else if (caps.bubblewrap) {
     cond("skiff.io/Sandbox", true, "Bubblewrap",
          "containers run in a bubblewrap sandbox: private /tmp, read-only host, the Pod's volumes "
          "and /etc/hosts");

@@ -50,10 +50,12 @@ struct ContainerSpec {
   std::string hostname;
   std::vector<std::string> hidden_paths;
   bool sandbox = true;  // false: plain fork/exec even where bubblewrap is available
-  // Limits; 0 = none.
+  // Limits; 0 = none. Only a container with a limit gets cgroups (joining one costs an RCU grace
+  // period, ~10 ms); GetUsage of one without reads /proc of its process group.
   int64_t memory_limit_bytes = 0;
   int64_t cpu_limit_millicores = 0;
-  // The CRI-format log this run appends to ("<RFC3339Nano> stdout|stderr F|P <text>"), rotated to
+  // The CRI-format log this run appends to (its directory is created if missing) ("<RFC3339Nano>
+  // stdout|stderr F|P <text>"), rotated to
   // "<log_path>.1" .. "<log_path>.<max_files-1>" when it exceeds `log_max_bytes`.
   std::string log_path;
   int64_t log_max_bytes = 10 * 1024 * 1024;

@@ -190,6 +190,24 @@ TEST_F(AgentTest, ACompletedPodSucceedsWithItsLog) {
   EXPECT_TRUE(Eventually([&] { return HasEvent("Started", "Started container main"); }));
 }
 
+TEST_F(AgentTest, TheSandboxAnnotationOptsAPodOutOfTheSandbox) {
+  if (!rt_->capabilities().bubblewrap) GTEST_SKIP() << rt_->capabilities().detail;
+  // A plain process sees the host's /tmp; a sandboxed one gets a private, empty one.
+  const std::string marker = "/tmp/skiff-plain-marker-" + std::to_string(getpid());
+  std::ofstream(marker) << "x";
+  Json plain = ShPod("plain", "test -e " + marker + " && echo host-tmp");
+  plain["metadata"]["annotations"] = {{"skiff.io/sandbox", "none"}};
+  Create(plain);
+  Create(ShPod("boxed", "test -e " + marker + " && echo host-tmp; echo done"));
+  Json p = WaitPhase("plain", "Succeeded");
+  Json b = WaitPhase("boxed", "Succeeded");
+  std::remove(marker.c_str());
+  EXPECT_EQ(Logs(p), "host-tmp\n");
+  EXPECT_EQ(Logs(b), "done\n");
+  EXPECT_EQ(Condition(p, "skiff.io/Sandbox"), "False");
+  EXPECT_EQ(Condition(b, "skiff.io/Sandbox"), "True");
+}
+
 TEST_F(AgentTest, AFailingPodWithRestartNeverFails) {
   Create(ShPod("three", "exit 3"));
   Json pod = WaitPhase("three", "Failed");
