@@ -2,6 +2,9 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "apiserver/server.h"
 #include "cli/client_commands.h"
@@ -55,7 +58,31 @@ int PrintKubeconfig(const std::string& data_dir, const std::string& server,
 
 }  // namespace
 
+// `skiff [--data-dir DIR] images ...`: the words after `images` are RunImages' own grammar
+// (flags taking several values), which CLI11's fallthrough parsing would claim; so it is
+// dispatched before CLI11 sees the command line. Returns nullopt for any other command.
+std::optional<int> MaybeRunImages(int argc, char** argv) {
+  std::string data_dir;
+  int i = 1;
+  while (i < argc) {
+    std::string a = argv[i];
+    if (a == "--data-dir" && i + 1 < argc) {
+      data_dir = argv[i + 1];
+      i += 2;
+    } else if (a.rfind("--data-dir=", 0) == 0) {
+      data_dir = a.substr(11);
+      ++i;
+    } else {
+      break;
+    }
+  }
+  if (i >= argc || std::string(argv[i]) != "images") return std::nullopt;
+  std::vector<std::string> args(argv + i + 1, argv + argc);
+  return RunImages(args, data_dir.empty() ? DefaultDataDir() : data_dir, std::cout, std::cerr);
+}
+
 int Main(int argc, char** argv) {
+  if (auto rc = MaybeRunImages(argc, argv)) return *rc;
   CLI::App app{"skiff: Kubeflow v2 in one binary"};
   app.require_subcommand(1);
   // Parent options may follow the subcommand: `skiff up --data-dir DIR`.
@@ -89,8 +116,7 @@ int Main(int argc, char** argv) {
 
   auto* images_cmd = app.add_subcommand(
       "images", "The local image catalog: list, add, remove, resolve (skiff images help)");
-  images_cmd->prefix_command();  // every word after `images` is RunImages' own
-  images_cmd->allow_extras();
+  images_cmd->allow_extras();  // listed in --help; parsed by MaybeRunImages
 
   ClientCommands client_commands(&app);
 

@@ -54,22 +54,23 @@ std::vector<std::string> TakeWords(const std::vector<std::string>& args, size_t*
 }
 
 int List(const Catalog& cat, std::ostream& out) {
-  std::vector<std::vector<std::string>> rows = {{"NAME", "MATCH", "SOURCE", "RUNS"}};
+  std::vector<std::vector<std::string>> rows = {{"NAME", "MATCH", "SOURCE", "RUNS", "DESCRIPTION"}};
   for (const auto& e : cat.entries()) {
     std::string runs = Join(e.entrypoint);
     if (!e.cmd.empty()) runs += (runs.empty() ? "" : " ") + Join(e.cmd);
     std::string match;
     for (const auto& m : e.match) match += (match.empty() ? "" : ",") + m;
-    rows.push_back({e.name, match, e.builtin ? "builtin" : "file", runs});
+    rows.push_back({e.name, match, e.builtin ? "builtin" : "file", runs, e.description});
   }
-  size_t width[3] = {0, 0, 0};
+  constexpr size_t kPadded = 4;  // every column but the last is padded
+  size_t width[kPadded] = {0, 0, 0, 0};
   for (const auto& r : rows) {
-    for (int i = 0; i < 3; ++i) width[i] = std::max(width[i], r[i].size());
+    for (size_t i = 0; i < kPadded; ++i) width[i] = std::max(width[i], r[i].size());
   }
   for (const auto& r : rows) {
-    for (int i = 0; i < 3; ++i)
+    for (size_t i = 0; i < kPadded; ++i)
       out << std::left << std::setw(static_cast<int>(width[i] + 3)) << r[i];
-    out << r[3] << "\n";
+    out << r[kPadded] << "\n";
   }
   return 0;
 }

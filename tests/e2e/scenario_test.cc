@@ -153,7 +153,8 @@ class ScenarioRunner {
              {"TMP", work.string()},
              {"KUBECONFIG", server.kubeconfig().string()},
              {"SERVER", server.url()},
-             {"DATA_DIR", server.data_dir().string()}};
+             {"DATA_DIR", server.data_dir().string()},
+             {"SKIFF", SkiffServer::Binary()}};
   }
   ~ScenarioRunner() {
     for (auto& [name, proc] : background_) proc.Kill(SIGKILL);
