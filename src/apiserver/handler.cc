@@ -370,6 +370,16 @@ http::Reply ApiHandler::HandleResource(http::Request& req, const UserInfo& user,
     }
     return HandlePodLog(req, ctx, t);
   }
+  if (res.group.empty() && res.plural == "pods" &&
+      (t.subresource == "exec" || t.subresource == "attach" || t.subresource == "portforward")) {
+    // kubectl's streaming subresources need SPDY/WebSocket upgrades skiff does not speak yet;
+    // say so instead of a bare 404.
+    return ErrorReply(Status::BadRequest(
+        "pods/" + t.subresource +
+        " is not supported by skiff yet: containers are local processes on this machine; use "
+        "`kubectl logs` to read them, and reach a Pod's ports at its address (kubectl get pod " +
+        t.name + " -o wide)"));
+  }
   if (!t.subresource.empty() && t.subresource != "status") {
     return ErrorReply(Status::NotFound("the server could not find the requested resource (" +
                                        res.plural + "/" + t.subresource + ")"));

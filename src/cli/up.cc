@@ -16,6 +16,7 @@
 #include "controllers/core_controllers.h"
 #include "controllers/manager.h"
 #include "node/agent.h"
+#include "node/volume_provisioner.h"
 #include "runtime/runtime.h"
 #include "scheduler/admission.h"
 #include "scheduler/scheduler.h"
@@ -100,6 +101,10 @@ int RunUp(const UpOptions& options) {
       return 1;
     }
     agent = std::move(*created);
+    if (Status s = node::StartVolumeProvisioner(manager, so.data_dir); !s.ok()) {
+      std::cerr << "skiff up: volume provisioner: " << s.message() << "\n";
+      return 1;
+    }
     (*server)->handler()->SetPodLogSource(
         [a = agent.get()](const Json& pod, const apiserver::PodLogRequest& r,
                           const std::function<bool()>& cancelled,
