@@ -462,6 +462,39 @@ StatusOr<Json> ObjectApi::Update(const RequestContext& ctx, const api::ResourceI
                         status_subresource, warnings, true);
 }
 
+namespace {
+
+bool IsPod(const api::ResourceInfo& res) { return res.group.empty() && res.kind == "Pod"; }
+
+// Setting a Pod's spec.nodeName is its binding: as kube-apiserver's Binding does, the same write
+// records PodScheduled=True, so a scheduler binds with one write and the node agent starts the
+// Pod on a status that already says it was scheduled.
+void MarkScheduledOnBinding(const Json& live, Json* pod,
+                            std::chrono::system_clock::time_point now) {
+  const Json* was = FindPath(live, "spec.nodeName");
+  const Json* is = FindPath(*pod, "spec.nodeName");
+  const bool was_bound = was && was->is_string() && !was->get<std::string>().empty();
+  const bool is_bound = is && is->is_string() && !is->get<std::string>().empty();
+  if (was_bound || !is_bound) return;
+  Json& status = (*pod)["status"];
+  if (!status.is_object()) status = Json::object();
+  Json& conditions = status["conditions"];
+  if (!conditions.is_array()) conditions = Json::array();
+  Json scheduled = {{"type", "PodScheduled"},
+                    {"status", "True"},
+                    {"lastProbeTime", nullptr},
+                    {"lastTransitionTime", FormatRfc3339(now)}};
+  for (Json& c : conditions) {
+    if (c.is_object() && c.value("type", "") == "PodScheduled") {
+      c = std::move(scheduled);
+      return;
+    }
+  }
+  conditions.push_back(std::move(scheduled));
+}
+
+}  // namespace
+
 StatusOr<Json> ObjectApi::UpdateInternal(const RequestContext& ctx, const api::ResourceInfo& res,
                                          const std::string& ns, const std::string& name,
                                          Json object, const Json& live, int64_t live_revision,
@@ -485,6 +518,7 @@ StatusOr<Json> ObjectApi::UpdateInternal(const RequestContext& ctx, const api::R
     } else {
       object.erase("status");
     }
+    if (IsPod(res)) MarkScheduledOnBinding(live, &object, clock_->Now());
   }
   KeepServerMetadata(live, &object);
   Json& meta = object["metadata"];
@@ -652,8 +686,6 @@ StatusOr<Json> ObjectApi::Patch(const RequestContext& ctx, const api::ResourceIn
 }
 
 namespace {
-
-bool IsPod(const api::ResourceInfo& res) { return res.group.empty() && res.kind == "Pod"; }
 
 // The grace period a Pod's deletion waits for (upstream's pod strategy): none for Pods no node
 // runs (unbound, or already Succeeded/Failed) — they go at once; otherwise the request's
