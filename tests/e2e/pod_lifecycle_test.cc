@@ -93,9 +93,9 @@ class PodLifecycleTest : public ::testing::Test {
 };
 
 TEST_F(PodLifecycleTest, Kill9ThenRestartReadoptsRunningPods) {
-  ASSERT_EQ(server_.Kubectl({"create", "-f", "-"}, PodYaml("short", "sleep 4; echo finished"))
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      server_.Kubectl({"create", "-f", "-"}, PodYaml("short", "sleep 4; echo finished")).exit_code,
+      0);
   ASSERT_EQ(server_.Kubectl({"create", "-f", "-"}, PodYaml("long", "sleep 301")).exit_code, 0);
   WaitFor({"get", "pod", "short", "-o", "jsonpath={.status.phase}"}, "Running");
   WaitFor({"get", "pod", "long", "-o", "jsonpath={.status.phase}"}, "Running");
