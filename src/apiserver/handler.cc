@@ -200,7 +200,9 @@ ApiHandler::ApiHandler(ObjectApi* api, Authenticator* authn, Authorizer* authz,
       options_(std::move(options)),
       log_streams_(std::make_shared<LogStreams>()) {}
 
-ApiHandler::~ApiHandler() { log_streams_->StopAll(); }
+ApiHandler::~ApiHandler() { StopLogStreams(); }
+
+void ApiHandler::StopLogStreams() { log_streams_->StopAll(); }
 
 http::Reply ApiHandler::ErrorReply(const Status& status) {
   return JsonResponse(status.HttpCode(), StatusToJson(status));

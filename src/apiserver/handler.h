@@ -51,6 +51,9 @@ class ApiHandler {
   void AddRoute(ExtraRoute route) { routes_.push_back(std::move(route)); }
   // Serves pods/log from `source`; without one, pods/log answers 503. Set before serving.
   void SetPodLogSource(PodLogSource source) { pod_logs_ = std::move(source); }
+  // Cancels followed log streams and waits for their threads: after it returns the log source
+  // is no longer called. Final.
+  void StopLogStreams();
 
  private:
   struct Target;

@@ -202,6 +202,8 @@ void ApiServer::Stop() {
   stopping_ = true;
   if (publisher_.joinable()) publisher_.join();
   if (http_) http_->Stop();
+  // Followed `kubectl logs -f` streams call into the node agent; none may outlive the server.
+  if (handler_) handler_->StopLogStreams();
   if (crd_watch_) crd_watch_->Cancel();
   http_.reset();
   crd_watch_.reset();
