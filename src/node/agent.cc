@@ -275,6 +275,14 @@ void NodeAgent::Impl::Sync(const std::string& key) {
     return;
   }
 
+  if (w->just_started) {
+    // A container just started: write its status a moment later, so one that ends at once (a
+    // task, a probe-less job step) gets one write with its final state instead of "Running"
+    // then "Succeeded"; an exit arriving meanwhile syncs at once.
+    w->just_started = false;
+    queue_.AddAfter(key, kStartSettle);
+    return;
+  }
   Json status = ComputeStatus(w.get());
   // Coalesce: when something happened meanwhile, the queued sync writes the newer state (and
   // posts the events gathered so far).
@@ -1005,6 +1013,7 @@ void NodeAgent::Impl::StartContainer(PodWorker* w, ContainerRun* c) {
     return;
   }
   c->running = true;
+  w->just_started = true;
   c->started_at = st->started_at == SysTime{} ? Clock::Real()->Now() : st->started_at;
   c->started = !Field(c->spec, "startupProbe").is_object();
   Event(w, "Normal", "Started", "Started container " + c->name);

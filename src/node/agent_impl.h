@@ -66,6 +66,8 @@ inline constexpr const char* kDefaultPath =
 // Where the image's alias directory appears inside the sandbox.
 inline constexpr const char* kAliasMount = "/.skiff/bin";
 inline constexpr const char* kHostsPrefix = "\x01hosts:";
+// How long a just-started container's status waits for a quick exit before "Running" is written.
+inline constexpr std::chrono::milliseconds kStartSettle{3};
 
 inline std::string Str(const Json& obj, const char* key) {
   if (!obj.is_object()) return "";
@@ -278,6 +280,7 @@ struct PodWorker {
   Json last_status;
   std::string hosts_content;
   bool hosts_changed = false;
+  bool just_started = false;  // a container started in this sync: let its status settle first
   std::vector<std::array<std::string, 3>> pending_events;  // type, reason, message
   std::atomic<uint64_t> changes{0};
 };
