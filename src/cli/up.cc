@@ -20,6 +20,7 @@
 #include "runtime/runtime.h"
 #include "scheduler/admission.h"
 #include "scheduler/scheduler.h"
+#include "training/training_controllers.h"
 
 namespace skiff::cli {
 
@@ -77,6 +78,10 @@ int RunUp(const UpOptions& options) {
   scheduler::SchedulerOptions sched;
   sched.registry = (*server)->registry();
   if (Status s = scheduler::StartScheduler(manager, client.get(), sched); !s.ok()) {
+    std::cerr << "skiff up: " << s.message() << "\n";
+    return 1;
+  }
+  if (Status s = training::StartTrainingControllers(manager, client.get()); !s.ok()) {
     std::cerr << "skiff up: " << s.message() << "\n";
     return 1;
   }
