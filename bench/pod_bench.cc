@@ -302,7 +302,11 @@ int main(int argc, char** argv) {
   DeleteAll(c.get(), s);
   const int stop_status = s.Stop();  // ends the watch stream too
   w.Stop();
-  std::filesystem::remove_all(dir);
+  if (std::getenv("POD_BENCH_TRACE")) {
+    std::fprintf(stderr, "kept %s (skiff.log has the server's side)\n", dir.c_str());
+  } else {
+    std::filesystem::remove_all(dir);
+  }
 
   auto row = [](const char* what, const Latency& l, const char* target) {
     std::printf("| %-44s | %7.2f / %7.2f ms | %-3d | %s (of which bind p50 %.2f ms) |\n", what,
