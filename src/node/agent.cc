@@ -796,8 +796,11 @@ bool NodeAgent::Impl::Prepare(PodWorker* w) {
       }
     }
   }
-  w->hosts_content = HostsFor(w->pod, w->ip, w->key, NamespaceHosts(w->ns));
-  WriteHostsInPlace(w, w->hosts_content);
+  // Plain processes read the host's /etc/hosts; only sandboxed Pods get their own.
+  if (!WantsPlainProcess(w->pod)) {
+    w->hosts_content = HostsFor(w->pod, w->ip, w->key, NamespaceHosts(w->ns));
+    WriteHostsInPlace(w, w->hosts_content);
+  }
   w->prepared = true;
   w->prepare_reason.clear();
   w->prepare_message.clear();

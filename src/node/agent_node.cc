@@ -107,14 +107,16 @@ void NodeAgent::Impl::RewriteHosts(const std::string& ns) {
       if (w->ns == ns) ws.push_back(w);
     }
   }
-  // The namespace's entries are computed once per rewrite, not once per Pod: a namespace with
-  // many Pods would otherwise cost the square of its size on every address change.
-  const std::vector<NamedHost> ns_hosts = NamespaceHosts(ns);
+  // The namespace's entries are computed once per rewrite (and only when some Pod needs them),
+  // not once per Pod: a namespace with many Pods would otherwise cost the square of its size on
+  // every address change.
+  std::optional<std::vector<NamedHost>> ns_hosts;
   for (const auto& w : ws) {
     std::lock_guard<std::mutex> lock(w->mu);
-    // Finished Pods run nothing that could read the file.
-    if (!w->prepared || w->deleted || w->terminal) continue;
-    std::string content = HostsFor(w->pod, w->ip, w->key, ns_hosts);
+    // Finished Pods run nothing that could read the file; plain processes use the host's.
+    if (!w->prepared || w->deleted || w->terminal || WantsPlainProcess(w->pod)) continue;
+    if (!ns_hosts) ns_hosts = NamespaceHosts(ns);
+    std::string content = HostsFor(w->pod, w->ip, w->key, *ns_hosts);
     if (content == w->hosts_content) continue;
     w->hosts_content = content;
     WriteHostsInPlace(w.get(), content);
