@@ -2,6 +2,7 @@
 #include "training/training_controllers.h"
 
 #include "training/job_controller.h"
+#include "training/trainjob_controller.h"
 
 namespace skiff::training {
 
@@ -14,7 +15,7 @@ Status StartTrainingControllers(controllers::Manager& mgr, client::Client* clien
         .WithWorkers(2)
         .Complete(std::make_unique<JobReconciler>(*kind, &mgr, client));
   }
-  return Status::Ok();
+  return StartTrainJobController(mgr, client);
 }
 
 }  // namespace skiff::training
