@@ -1,5 +1,6 @@
 #include "controllers/core_controllers.h"
 
+#include "controllers/event_ttl.h"
 #include "controllers/namespace_controller.h"
 
 namespace skiff::controllers {
@@ -16,6 +17,7 @@ Status StartCoreControllers(Manager& mgr, client::Client* client, api::ResourceR
       .For(kNamespacesResource, Scope::kCluster)
       .WithWorkers(options.namespace_workers)
       .Complete(std::make_unique<NamespaceReconciler>(client, registry));
+  mgr.Add(std::make_unique<EventTtlCollector>(client, options.event_ttl));
   return Status::Ok();
 }
 

@@ -1,9 +1,11 @@
 // The controllers every skiff (and every Kubernetes) control plane runs regardless of workload:
-// the garbage collector and the namespace controller. `skiff up` registers them with its Manager.
+// the garbage collector, the namespace controller and the expiry of Events. `skiff up` registers
+// them with its Manager.
 #pragma once
 
 #include "api/resource.h"
 #include "client/client.h"
+#include "controllers/event_ttl.h"
 #include "controllers/gc_controller.h"
 #include "controllers/manager.h"
 
@@ -12,6 +14,7 @@ namespace skiff::controllers {
 struct CoreControllerOptions {
   GcOptions gc;
   int namespace_workers = 2;
+  EventTtlOptions event_ttl;  // Events are deleted an hour after they last happened
 };
 
 // Registers the garbage collector (as a Runnable) and the namespace controller with `mgr`; they

@@ -363,3 +363,42 @@ TEST(EventRecorderTest, ADeletedEventIsRecreated) {
 
 }  // namespace
 }  // namespace skiff::controllers
+
+namespace skiff::controllers {
+namespace {
+
+Json EventAt(const std::string& name, const std::string& last) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Event"},
+          {"metadata", {{"name", name}}},
+          {"involvedObject", {{"kind", "Pod"}, {"name", "p"}, {"namespace", "default"}}},
+          {"reason", "Started"},
+          {"message", "m"},
+          {"type", "Normal"},
+          {"lastTimestamp", last}};
+}
+
+TEST(EventTtlTest, DeletesOnlyEventsPastTheirTtlAcrossPages) {
+  skiff::testing::InProcessEnv env;
+  const auto now = std::chrono::system_clock::now();
+  const std::string old_time = FormatRfc3339(now - std::chrono::hours(2));
+  const std::string fresh_time = FormatRfc3339(now - std::chrono::minutes(5));
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(
+        env.client->Create(kEventsResource, "default", EventAt("old" + std::to_string(i), old_time))
+            .ok());
+  }
+  ASSERT_TRUE(env.client->Create(kEventsResource, "default", EventAt("fresh", fresh_time)).ok());
+  EventTtlOptions o;
+  o.page_size = 3;  // several pages
+  EventTtlCollector collector(env.client.get(), o);
+  EXPECT_EQ(collector.SweepOnce(), 7);
+  auto left = env.client->List(kEventsResource, "default", {});
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ((*left)["items"].size(), 1u);
+  EXPECT_EQ((*left)["items"][0]["metadata"]["name"], "fresh");
+  EXPECT_EQ(collector.SweepOnce(), 0);
+}
+
+}  // namespace
+}  // namespace skiff::controllers
