@@ -68,6 +68,7 @@ Status NodeAgent::Impl::Init() {
   events_ = std::make_unique<EventQueue>(client_, o_.node_name);
   probe_pool_ = std::make_unique<JobPool>(o_.probe_workers);
   timers_ = std::make_unique<TimerQueue>();
+  timers_->RunAfter(milliseconds(1000), [this] { WatchCatalog(); });
   for (int i = 0; i < std::max(1, o_.workers); ++i) workers_.emplace_back([this] { Worker(); });
 
   // One shared informer for all Pods: the agent needs this node's Pods and, for hosts files,
@@ -830,6 +831,28 @@ std::shared_ptr<const runtime::Catalog> NodeAgent::Impl::GetCatalog(std::string*
   return catalog_;
 }
 
+void NodeAgent::Impl::WatchCatalog() {
+  // Runs on the timer thread, which the TimerQueue's destructor joins: `timers` stays valid here.
+  TimerQueue* timers = timers_.get();
+  if (!timers || stopping_) return;
+  std::shared_ptr<const runtime::Catalog> before;
+  {
+    std::lock_guard<std::mutex> lock(catalog_mu_);
+    before = catalog_;
+  }
+  std::string error;
+  if (before && GetCatalog(&error) != before) {
+    std::vector<std::string> waiting;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [key, w] : workers_by_key_) waiting.push_back(key);
+    }
+    // Touch is cheap for Pods with nothing to do; those waiting for an image retry now.
+    for (const std::string& key : waiting) Touch(key);
+  }
+  timers->RunAfter(milliseconds(1000), [this] { WatchCatalog(); });
+}
+
 void NodeAgent::Impl::StartContainer(PodWorker* w, ContainerRun* c) {
   const std::string image = Str(c->spec, "image");
   if (w->config_error || !w->prepared) return;
@@ -841,7 +864,9 @@ void NodeAgent::Impl::StartContainer(PodWorker* w, ContainerRun* c) {
               : StatusOr<runtime::ResolvedImage>(Status::Internal(catalog_error));
   if (!resolved.ok()) {
     auto now = Steady::now();
-    if (c->pull_backoff.count() > 0 && now < c->backoff_until) {
+    // Back off, unless the catalog changed since (the user mapped the image meanwhile).
+    if (c->pull_backoff.count() > 0 && now < c->backoff_until &&
+        catalog.get() == c->pull_failed_catalog) {
       c->waiting_reason = "ImagePullBackOff";
       c->waiting_message =
           "Back-off pulling image \"" + image + "\": " + resolved.status().message();
@@ -854,6 +879,7 @@ void NodeAgent::Impl::StartContainer(PodWorker* w, ContainerRun* c) {
     c->backoff_until = now + c->pull_backoff;
     c->waiting_reason = first ? "ErrImagePull" : "ImagePullBackOff";
     c->waiting_message = resolved.status().message();
+    c->pull_failed_catalog = catalog.get();
     Event(w, "Warning", "Failed",
           "Failed to pull image \"" + image + "\": " + resolved.status().message());
     Event(w, "Warning", "Failed", "Error: ErrImagePull");

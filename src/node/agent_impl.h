@@ -226,6 +226,7 @@ struct ContainerRun {
   milliseconds backoff{0};
   Steady::time_point backoff_until{};
   milliseconds pull_backoff{0};
+  const void* pull_failed_catalog = nullptr;  // the catalog the image was missing from
   bool ready = false;
   bool started = false;
   int live_fail = 0, start_fail = 0, ready_succ = 0, ready_fail = 0;
@@ -500,6 +501,8 @@ class NodeAgent::Impl : public ObjectSource {
                        const std::vector<NamedHost>& ns_hosts);
   void WriteHostsInPlace(PodWorker* w, const std::string& content);
   std::shared_ptr<const runtime::Catalog> GetCatalog(std::string* error);
+  // Every second: when images.yaml changed, Pods waiting for an image try again at once.
+  void WatchCatalog();
   milliseconds PodGrace(const PodWorker* w) const;
   void HeartbeatLoop();
   void RegisterNode(bool force);
