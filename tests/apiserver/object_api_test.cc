@@ -412,3 +412,39 @@ TEST_F(ObjectApiTest, PodsNoNodeRunsAreDeletedAtOnce) {
 
 }  // namespace
 }  // namespace skiff::apiserver
+
+namespace skiff::apiserver {
+namespace {
+
+TEST_F(ObjectApiTest, SettingNodeNameBindsAndRecordsPodScheduled) {
+  Json pod = {{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata", {{"name", "b"}}},
+              {"spec", {{"containers", Json::array({{{"name", "main"}, {"image", "busybox"}}})}}}};
+  auto created = api_->Create(ctx_, *pod_, "default", pod, {});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  // An earlier scheduling attempt said it could not place the Pod.
+  Json unschedulable = *created;
+  unschedulable["status"]["conditions"] =
+      Json::array({{{"type", "PodScheduled"}, {"status", "False"}, {"reason", "Unschedulable"}}});
+  ASSERT_TRUE(api_->Update(ctx_, *pod_, "default", "b", unschedulable, {}, true).ok());
+
+  Json bind = *api_->Get(ctx_, *pod_, "default", "b");
+  bind["spec"]["nodeName"] = "node1";
+  auto bound = api_->Update(ctx_, *pod_, "default", "b", bind, {}, false);
+  ASSERT_TRUE(bound.ok()) << bound.status().ToString();
+  const Json& conditions = (*bound)["status"]["conditions"];
+  ASSERT_EQ(conditions.size(), 1u);
+  EXPECT_EQ(conditions[0]["type"], "PodScheduled");
+  EXPECT_EQ(conditions[0]["status"], "True");
+  EXPECT_FALSE(conditions[0].contains("reason"));
+  // Other updates of a bound Pod leave its status alone.
+  Json relabel = *bound;
+  relabel["metadata"]["labels"] = {{"a", "b"}};
+  auto again = api_->Update(ctx_, *pod_, "default", "b", relabel, {}, false);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)["status"]["conditions"], conditions);
+}
+
+}  // namespace
+}  // namespace skiff::apiserver
