@@ -182,6 +182,20 @@ void KillCgroups(const std::vector<std::string>& cgroups) {
   }
 }
 
+// Removes the container's cgroups once it is gone, so no empty group outlives it even when skiff
+// never gets to Remove the container (a data dir deleted after a crash). Killed processes can
+// take a moment to leave a group: retry for up to a second.
+void RemoveCgroups(const std::vector<std::string>& cgroups) {
+  for (const auto& dir : cgroups) {
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      if (rmdir(dir.c_str()) == 0 || errno == ENOENT) break;
+      if (errno != EBUSY) break;
+      KillCgroups({dir});
+      usleep(5000);
+    }
+  }
+}
+
 std::vector<char*> CStrings(std::vector<std::string>& v) {
   std::vector<char*> out;
   for (auto& s : v) out.push_back(s.data());
@@ -288,6 +302,7 @@ int main(int argc, char** argv) {
     // Never ran: a start error, reported with exit code 128 like container runtimes do.
     waitpid(child, nullptr, 0);
     KillCgroups(cgroups);
+    RemoveCgroups(cgroups);
     exit_rec = {{"exit_code", "128"},
                 {"signal", "0"},
                 {"oom_killed", "0"},
@@ -369,6 +384,7 @@ int main(int argc, char** argv) {
     code = 128 + sig;
   }
   bool oom = ReadOomKills(shim::GetAll(spec, "oom_file")) > 0;
+  RemoveCgroups(cgroups);
   exit_rec = {{"exit_code", std::to_string(code)},       {"signal", std::to_string(sig)},
               {"oom_killed", oom ? "1" : "0"},           {"started_ns", std::to_string(started)},
               {"finished_ns", std::to_string(finished)}, {"message", ""}};
