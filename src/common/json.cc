@@ -295,4 +295,15 @@ const Json* FindPath(const Json& root, std::string_view dotted_path) {
   return cur;
 }
 
+std::string StringAt(const Json& root, std::string_view dotted_path) {
+  const Json* v = FindPath(root, dotted_path);
+  return v && v->is_string() ? v->get<std::string>() : "";
+}
+
+std::optional<int64_t> IntAt(const Json& root, std::string_view dotted_path) {
+  const Json* v = FindPath(root, dotted_path);
+  if (v && v->is_number_integer()) return v->get<int64_t>();
+  return std::nullopt;
+}
+
 }  // namespace skiff

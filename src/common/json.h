@@ -3,6 +3,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,5 +28,8 @@ std::string ToYaml(const Json& value);
 
 // Returns the value at a dotted path ("metadata.name"), or nullptr when absent.
 const Json* FindPath(const Json& root, std::string_view dotted_path);
+// The string / integer at a dotted path, or "" / nullopt when absent or of another type.
+std::string StringAt(const Json& root, std::string_view dotted_path);
+std::optional<int64_t> IntAt(const Json& root, std::string_view dotted_path);
 
 }  // namespace skiff

@@ -93,4 +93,18 @@ std::string VersionOf(const std::string& api_version) {
   return slash == std::string::npos ? api_version : api_version.substr(slash + 1);
 }
 
+bool IsControlledBy(const Json& obj, const std::string& uid) {
+  for (const OwnerRef& ref : OwnerRefs(obj)) {
+    if (ref.controller && ref.uid == uid) return true;
+  }
+  return false;
+}
+
+std::string LabelOf(const Json& obj, const std::string& key) {
+  const Json* labels = FindPath(obj, "metadata.labels");
+  if (!labels || !labels->is_object()) return "";
+  auto it = labels->find(key);
+  return it != labels->end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 }  // namespace skiff::controllers

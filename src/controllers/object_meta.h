@@ -35,6 +35,10 @@ struct OwnerRef {
   bool block_owner_deletion = false;
 };
 std::vector<OwnerRef> OwnerRefs(const Json& obj);
+// Whether an ownerReference with controller=true names `uid`.
+bool IsControlledBy(const Json& obj, const std::string& uid);
+// The value of label `key`, or "".
+std::string LabelOf(const Json& obj, const std::string& key);
 
 // The group of an apiVersion: "apps/v1" -> "apps", "v1" -> "".
 std::string GroupOf(const std::string& api_version);

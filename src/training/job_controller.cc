@@ -68,31 +68,6 @@ void SetCondition(Json& status, const std::string& type, const std::string& valu
   status["conditions"] = std::move(kept);
 }
 
-std::string Str(const Json& obj, const char* dotted) {
-  const Json* v = FindPath(obj, dotted);
-  return v && v->is_string() ? v->get<std::string>() : "";
-}
-
-std::optional<int64_t> Int(const Json& obj, const char* dotted) {
-  const Json* v = FindPath(obj, dotted);
-  if (v && v->is_number_integer()) return v->get<int64_t>();
-  return std::nullopt;
-}
-
-std::string Label(const Json& obj, const char* key) {
-  const Json* labels = FindPath(obj, "metadata.labels");
-  if (!labels || !labels->is_object()) return "";
-  auto it = labels->find(key);
-  return it != labels->end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-bool ControlledBy(const Json& obj, const std::string& uid) {
-  for (const controllers::OwnerRef& ref : controllers::OwnerRefs(obj)) {
-    if (ref.controller && ref.uid == uid) return true;
-  }
-  return false;
-}
-
 // The exit code of the kind's default container (else the first container), or kUnknownExitCode.
 int ExitCode(const JobKind& kind, const Json& pod) {
   const Json* statuses = FindPath(pod, "status.containerStatuses");
@@ -182,11 +157,13 @@ JobReconciler::Replicas JobReconciler::Observe(const Json& job, const Memory& me
   const std::string name = controllers::NameOf(job);
   const std::string uid = controllers::UidOf(job);
   for (const ObjectPtr& pod : pods_->List(ns)) {
-    if (Label(*pod, kJobNameLabel) != name || !ControlledBy(*pod, uid)) continue;
-    auto type = r.types.find(Label(*pod, kReplicaTypeLabel));
+    if (controllers::LabelOf(*pod, kJobNameLabel) != name ||
+        !controllers::IsControlledBy(*pod, uid))
+      continue;
+    auto type = r.types.find(controllers::LabelOf(*pod, kReplicaTypeLabel));
     int index = -1;
     try {
-      index = std::stoi(Label(*pod, kReplicaIndexLabel));
+      index = std::stoi(controllers::LabelOf(*pod, kReplicaIndexLabel));
     } catch (...) {
     }
     const bool leaving =
@@ -205,7 +182,8 @@ JobReconciler::Replicas JobReconciler::Observe(const Json& job, const Memory& me
     }
   }
   for (const ObjectPtr& svc : services_->List(ns)) {
-    if (Label(*svc, kJobNameLabel) == name && ControlledBy(*svc, uid)) {
+    if (controllers::LabelOf(*svc, kJobNameLabel) == name &&
+        controllers::IsControlledBy(*svc, uid)) {
       r.services.insert(controllers::NameOf(*svc));
     }
   }
@@ -313,7 +291,7 @@ void JobReconciler::DeletePodGroup(const Json& job) {
   const std::string ns = controllers::NamespaceOf(job);
   const std::string name = controllers::NameOf(job);
   ObjectPtr group = mgr_->GetInformer(kPodGroups)->Get(ns, name);
-  if (group == nullptr || !ControlledBy(*group, controllers::UidOf(job))) return;
+  if (group == nullptr || !controllers::IsControlledBy(*group, controllers::UidOf(job))) return;
   auto deleted = client_->Delete(kPodGroups, ns, name);
   if (!deleted.ok() && deleted.status().code() != Code::kNotFound) {
     SKIFF_LOG(Warn) << kind_.kind << " " << ns << "/" << name
@@ -322,12 +300,12 @@ void JobReconciler::DeletePodGroup(const Json& job) {
 }
 
 void JobReconciler::DeletePods(const Json& job, const Replicas& replicas, bool all) {
-  std::string policy = Str(job, "spec.runPolicy.cleanPodPolicy");
+  std::string policy = StringAt(job, "spec.runPolicy.cleanPodPolicy");
   if (policy.empty()) policy = kind_.default_clean_policy;
   if (!all && policy == "None") return;
   const std::string ns = controllers::NamespaceOf(job);
   for (const ObjectPtr& pod : replicas.all) {
-    const std::string phase = Str(*pod, "status.phase");
+    const std::string phase = StringAt(*pod, "status.phase");
     // A Pending Pod would start later, so it counts as running.
     if (!all && policy == "Running" && phase != "Running" && phase != "Pending" && !phase.empty()) {
       continue;
@@ -410,9 +388,9 @@ StatusOr<Result> JobReconciler::Reconcile(const Request& request) {
         rs["active"] = 0;
       }
     }
-    auto ttl = Int(job, "spec.runPolicy.ttlSecondsAfterFinished");
+    auto ttl = IntAt(job, "spec.runPolicy.ttlSecondsAfterFinished");
     std::chrono::system_clock::time_point done;
-    if (ttl && ParseRfc3339(Str(status, "completionTime"), &done)) {
+    if (ttl && ParseRfc3339(StringAt(status, "completionTime"), &done)) {
       const auto expiry = done + std::chrono::seconds(*ttl);
       if (now >= expiry) {
         auto deleted = client_->Delete(kind_.resource, request.ns, request.name,
@@ -462,8 +440,8 @@ StatusOr<Result> JobReconciler::Reconcile(const Request& request) {
     return Result{};
   };
   std::chrono::system_clock::time_point started;
-  if (auto deadline = Int(job, "spec.runPolicy.activeDeadlineSeconds");
-      deadline && ParseRfc3339(Str(status, "startTime"), &started)) {
+  if (auto deadline = IntAt(job, "spec.runPolicy.activeDeadlineSeconds");
+      deadline && ParseRfc3339(StringAt(status, "startTime"), &started)) {
     const auto end = started + std::chrono::seconds(*deadline);
     if (now >= end) {
       return fail(
@@ -473,7 +451,7 @@ StatusOr<Result> JobReconciler::Reconcile(const Request& request) {
     result.requeue_after = std::chrono::duration_cast<std::chrono::milliseconds>(end - now) +
                            std::chrono::milliseconds(10);
   }
-  const auto backoff_limit = Int(job, "spec.runPolicy.backoffLimit");
+  const auto backoff_limit = IntAt(job, "spec.runPolicy.backoffLimit");
   const std::string backoff_msg =
       Message(job, "has failed because it has reached the specified backoff limit", false);
   if (backoff_limit) {
@@ -483,7 +461,7 @@ StatusOr<Result> JobReconciler::Reconcile(const Request& request) {
       const std::string policy = RestartPolicyOf(kind_, ReplicaSpecs(kind_, job)[type]);
       if (policy != "OnFailure" && policy != "Always") continue;
       for (const auto& [index, pod] : by_index) {
-        const std::string phase = Str(*pod, "status.phase");
+        const std::string phase = StringAt(*pod, "status.phase");
         if (phase != "Running" && phase != "Pending") continue;
         for (const char* list : {"status.initContainerStatuses", "status.containerStatuses"}) {
           const Json* statuses = FindPath(*pod, list);
@@ -533,7 +511,7 @@ StatusOr<Result> JobReconciler::Reconcile(const Request& request) {
       }
       const Json& pod = *found->second;
       const std::string pod_uid = controllers::UidOf(pod);
-      const std::string phase = Str(pod, "status.phase");
+      const std::string phase = StringAt(pod, "status.phase");
       const int exit_code = ExitCode(kind_, pod);
       if ((phase == "Succeeded" || phase == "Failed") && exit_code != kUnknownExitCode &&
           memory.reported.insert(pod_uid + "/exit").second) {
@@ -568,11 +546,12 @@ StatusOr<Result> JobReconciler::Reconcile(const Request& request) {
       if (phase == "Failed") ++failed;
       if (phase == "Pending") {
         for (const Json& cs : pod["status"].value("containerStatuses", Json::array())) {
-          const std::string reason = Str(cs, "state.waiting.reason");
+          const std::string reason = StringAt(cs, "state.waiting.reason");
           if (StuckReason(reason) && memory.reported.insert(pod_uid + "/" + reason).second) {
             recorder_.Event(job, "Warning", reason,
                             "Pod " + request.ns + "/" + controllers::NameOf(pod) + " container " +
-                                cs.value("name", "") + ": " + Str(cs, "state.waiting.message"));
+                                cs.value("name", "") + ": " +
+                                StringAt(cs, "state.waiting.message"));
           }
         }
       }
@@ -606,7 +585,7 @@ StatusOr<Result> JobReconciler::Reconcile(const Request& request) {
   for (const auto& [type, spec] : ReplicaSpecs(kind_, job).items()) {
     has_master = has_master || kind_.IsMaster(type);
   }
-  const bool all_workers = Str(job, "spec.successPolicy") == "AllWorkers";
+  const bool all_workers = StringAt(job, "spec.successPolicy") == "AllWorkers";
   const std::string running_msg = Message(job, "is running.", true);
   const std::string success_msg = Message(job, "successfully completed.", true);
   auto succeed = [&] {

@@ -22,31 +22,6 @@ namespace {
 constexpr char kManagedBy[] = "trainer.kubeflow.org/trainjob-controller";
 constexpr char kComponent[] = "trainjob-controller";
 
-std::string Str(const Json& obj, const char* dotted) {
-  const Json* v = FindPath(obj, dotted);
-  return v && v->is_string() ? v->get<std::string>() : "";
-}
-
-std::optional<int64_t> Int(const Json& obj, const char* dotted) {
-  const Json* v = FindPath(obj, dotted);
-  if (v && v->is_number_integer()) return v->get<int64_t>();
-  return std::nullopt;
-}
-
-std::string Label(const Json& obj, const char* key) {
-  const Json* labels = FindPath(obj, "metadata.labels");
-  if (!labels || !labels->is_object()) return "";
-  auto it = labels->find(key);
-  return it != labels->end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-bool ControlledBy(const Json& obj, const std::string& uid) {
-  for (const controllers::OwnerRef& ref : controllers::OwnerRefs(obj)) {
-    if (ref.controller && ref.uid == uid) return true;
-  }
-  return false;
-}
-
 const Json* Cond(const Json& status, const std::string& type) {
   auto it = status.find("conditions");
   if (it == status.end() || !it->is_array()) return nullptr;
@@ -168,8 +143,9 @@ StatusOr<TrainPlan> PlanTrainJob(const Json& trainjob, const Json& runtime) {
       if (rj.value("name", "") == kNodeJob) node = &rj;
     }
     for (const Json& rj : *jobs) {
-      if (node == nullptr && Label(rj.value("template", Json::object()),
-                                   "trainer.kubeflow.org/trainjob-ancestor-step") == "trainer") {
+      if (node == nullptr &&
+          controllers::LabelOf(rj.value("template", Json::object()),
+                               "trainer.kubeflow.org/trainjob-ancestor-step") == "trainer") {
         node = &rj;
       }
     }
@@ -228,15 +204,15 @@ StatusOr<TrainPlan> PlanTrainJob(const Json& trainjob, const Json& runtime) {
     (*trainer)["env"] = std::move(env);
   }
 
-  auto num_nodes = Int(trainjob, "spec.trainer.numNodes");
-  if (!num_nodes) num_nodes = Int(runtime, "spec.mlPolicy.numNodes");
+  auto num_nodes = IntAt(trainjob, "spec.trainer.numNodes");
+  if (!num_nodes) num_nodes = IntAt(runtime, "spec.mlPolicy.numNodes");
   plan.num_nodes = static_cast<int>(num_nodes.value_or(1));
   if (plan.num_nodes < 1) {
     return Status::BadRequest("numNodes is " + std::to_string(plan.num_nodes) +
                               "; a TrainJob needs at least one node");
   }
-  auto nproc = Int(trainjob, "spec.trainer.numProcPerNode");
-  if (!nproc) nproc = Int(runtime, "spec.mlPolicy.torch.numProcPerNode");
+  auto nproc = IntAt(trainjob, "spec.trainer.numProcPerNode");
+  if (!nproc) nproc = IntAt(runtime, "spec.mlPolicy.torch.numProcPerNode");
   plan.num_proc_per_node = static_cast<int>(std::max<int64_t>(1, nproc.value_or(1)));
 
   plan.restart_policy = spec.value("restartPolicy", std::string("Never"));
@@ -290,10 +266,10 @@ Json TrainJobReconciler::OwnerRef(const Json& job) const {
 }
 
 StatusOr<Json> TrainJobReconciler::ResolveRuntime(const Json& job) {
-  const std::string name = Str(job, "spec.runtimeRef.name");
-  std::string kind = Str(job, "spec.runtimeRef.kind");
+  const std::string name = StringAt(job, "spec.runtimeRef.name");
+  std::string kind = StringAt(job, "spec.runtimeRef.kind");
   if (kind.empty()) kind = "ClusterTrainingRuntime";
-  std::string group = Str(job, "spec.runtimeRef.apiGroup");
+  std::string group = StringAt(job, "spec.runtimeRef.apiGroup");
   if (group.empty()) group = "trainer.kubeflow.org";
   if (group != "trainer.kubeflow.org" ||
       (kind != "ClusterTrainingRuntime" && kind != "TrainingRuntime")) {
@@ -381,7 +357,7 @@ StatusOr<Result> TrainJobReconciler::Reconcile(const Request& request) {
   if (cached == nullptr) return Result{};
   const Json& job = *cached;
   if (controllers::IsDeleting(job)) return Result{};
-  const std::string managed_by = Str(job, "spec.managedBy");
+  const std::string managed_by = StringAt(job, "spec.managedBy");
   if (!managed_by.empty() && managed_by != kManagedBy) return Result{};  // e.g. MultiKueue's
 
   const std::string ns = request.ns;
@@ -395,10 +371,12 @@ StatusOr<Result> TrainJobReconciler::Reconcile(const Request& request) {
   std::set<int> leaving;
   std::vector<ObjectPtr> all;
   for (const ObjectPtr& pod : pods_->List(ns)) {
-    if (Label(*pod, kTrainJobNameLabel) != request.name || !ControlledBy(*pod, uid)) continue;
+    if (controllers::LabelOf(*pod, kTrainJobNameLabel) != request.name ||
+        !controllers::IsControlledBy(*pod, uid))
+      continue;
     int index = -1;
     try {
-      index = std::stoi(Label(*pod, kCompletionIndexLabel));
+      index = std::stoi(controllers::LabelOf(*pod, kCompletionIndexLabel));
     } catch (...) {
     }
     if (controllers::IsDeleting(*pod)) {
@@ -410,7 +388,7 @@ StatusOr<Result> TrainJobReconciler::Reconcile(const Request& request) {
   }
   auto delete_pods = [&](bool only_active, bool services) {
     for (const ObjectPtr& pod : all) {
-      const std::string phase = Str(*pod, "status.phase");
+      const std::string phase = StringAt(*pod, "status.phase");
       if (only_active && (phase == "Succeeded" || phase == "Failed")) continue;
       const std::string name = controllers::NameOf(*pod);
       if (client_->Delete(kPods, ns, name).ok()) {
@@ -419,7 +397,8 @@ StatusOr<Result> TrainJobReconciler::Reconcile(const Request& request) {
     }
     if (!services) return;
     for (const ObjectPtr& svc : services_->List(ns)) {
-      if (Label(*svc, kTrainJobNameLabel) == request.name && ControlledBy(*svc, uid)) {
+      if (controllers::LabelOf(*svc, kTrainJobNameLabel) == request.name &&
+          controllers::IsControlledBy(*svc, uid)) {
         (void)client_->Delete(kServices, ns, controllers::NameOf(*svc));
       }
     }
@@ -481,7 +460,7 @@ StatusOr<Result> TrainJobReconciler::Reconcile(const Request& request) {
       continue;
     }
     const Json& pod = *found->second;
-    const std::string phase = Str(pod, "status.phase");
+    const std::string phase = StringAt(pod, "status.phase");
     if (phase == "Succeeded") {
       ++succeeded;
     } else if (phase == "Failed") {
@@ -493,8 +472,8 @@ StatusOr<Result> TrainJobReconciler::Reconcile(const Request& request) {
           // The runtime's own words, e.g. StartError: exec: "torchrun": executable file not found
           const std::string message = t->value("message", "");
           if (!message.empty()) failure += " (" + t->value("reason", "") + ": " + message + ")";
-        } else if (const std::string reason = Str(pod, "status.reason"); !reason.empty()) {
-          failure += " (" + reason + ": " + Str(pod, "status.message") + ")";
+        } else if (const std::string reason = StringAt(pod, "status.reason"); !reason.empty()) {
+          failure += " (" + reason + ": " + StringAt(pod, "status.message") + ")";
         }
         failure += "; see `kubectl logs " + controllers::NameOf(pod) + "`";
       }
@@ -542,9 +521,9 @@ Status StartTrainJobController(controllers::Manager& mgr, client::Client* client
     return [jobs, cluster](const Json& runtime) {
       std::vector<Request> out;
       for (const ObjectPtr& job : jobs->List()) {
-        std::string kind = Str(*job, "spec.runtimeRef.kind");
+        std::string kind = StringAt(*job, "spec.runtimeRef.kind");
         if (kind.empty()) kind = "ClusterTrainingRuntime";
-        if (Str(*job, "spec.runtimeRef.name") != controllers::NameOf(runtime) ||
+        if (StringAt(*job, "spec.runtimeRef.name") != controllers::NameOf(runtime) ||
             (kind == "ClusterTrainingRuntime") != cluster ||
             (!cluster && controllers::NamespaceOf(*job) != controllers::NamespaceOf(runtime))) {
           continue;
