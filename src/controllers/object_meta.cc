@@ -107,4 +107,18 @@ std::string LabelOf(const Json& obj, const std::string& key) {
   return it != labels->end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+const Json* FindCondition(const Json& status, const std::string& type) {
+  auto it = status.find("conditions");
+  if (it == status.end() || !it->is_array()) return nullptr;
+  for (const Json& c : *it) {
+    if (c.is_object() && c.value("type", "") == type) return &c;
+  }
+  return nullptr;
+}
+
+bool ConditionIsTrue(const Json& status, const std::string& type) {
+  const Json* c = FindCondition(status, type);
+  return c != nullptr && c->value("status", "") == "True";
+}
+
 }  // namespace skiff::controllers

@@ -37,6 +37,10 @@ struct OwnerRef {
 std::vector<OwnerRef> OwnerRefs(const Json& obj);
 // Whether an ownerReference with controller=true names `uid`.
 bool IsControlledBy(const Json& obj, const std::string& uid);
+// The condition of `type` in a status object's `conditions` list, or null.
+const Json* FindCondition(const Json& status, const std::string& type);
+// Whether that condition exists with status "True".
+bool ConditionIsTrue(const Json& status, const std::string& type);
 // The value of label `key`, or "".
 std::string LabelOf(const Json& obj, const std::string& key);
 

@@ -18,30 +18,17 @@ namespace {
 
 constexpr int kUnknownExitCode = 0xbeef;  // upstream's "no terminated state": retryable
 
-const Json* Cond(const Json& status, const std::string& type) {
-  auto it = status.find("conditions");
-  if (it == status.end() || !it->is_array()) return nullptr;
-  for (const Json& c : *it) {
-    if (c.value("type", "") == type) return &c;
-  }
-  return nullptr;
-}
-
-bool CondTrue(const Json& status, const std::string& type) {
-  const Json* c = Cond(status, type);
-  return c != nullptr && c->value("status", "") == "True";
-}
-
 bool Finished(const Json& status) {
-  return CondTrue(status, "Succeeded") || CondTrue(status, "Failed");
+  return controllers::ConditionIsTrue(status, "Succeeded") ||
+         controllers::ConditionIsTrue(status, "Failed");
 }
 
 // Upstream's setCondition: nothing changes once Failed; Running and Restarting replace each other;
 // a terminal condition turns Running False; the new condition goes last (the STATE column).
 void SetCondition(Json& status, const std::string& type, const std::string& value,
                   const std::string& reason, const std::string& message, const std::string& now) {
-  if (CondTrue(status, "Failed")) return;
-  const Json* current = Cond(status, type);
+  if (controllers::ConditionIsTrue(status, "Failed")) return;
+  const Json* current = controllers::FindCondition(status, type);
   if (current && current->value("status", "") == value && current->value("reason", "") == reason) {
     return;
   }
@@ -382,7 +369,7 @@ StatusOr<Result> JobReconciler::Reconcile(const Request& request) {
   if (Finished(status)) {
     DeletePods(job, replicas, /*all=*/false);
     DeletePodGroup(job);
-    if (CondTrue(status, "Succeeded")) {
+    if (controllers::ConditionIsTrue(status, "Succeeded")) {
       for (auto& [type, rs] : rstatuses.items()) {
         rs["succeeded"] = rs.value("succeeded", 0) + rs.value("active", 0);
         rs["active"] = 0;
@@ -411,17 +398,17 @@ StatusOr<Result> JobReconciler::Reconcile(const Request& request) {
     DeletePodGroup(job);
     for (auto& [type, rs] : rstatuses.items()) rs["active"] = 0;
     const std::string msg = Message(job, "is suspended.", false);
-    if (CondTrue(status, "Running")) {
+    if (controllers::ConditionIsTrue(status, "Running")) {
       SetCondition(status, "Running", "False", kind_.kind + "Suspended", msg, now_s);
     }
-    if (!CondTrue(status, "Suspended")) {
+    if (!controllers::ConditionIsTrue(status, "Suspended")) {
       SetCondition(status, "Suspended", "True", kind_.kind + "Suspended", msg, now_s);
       recorder_.Event(job, "Normal", kind_.kind + "Suspended", msg);
     }
     if (Status s = WriteStatus(job, status); !s.ok()) return Retry(s);
     return Result{};
   }
-  if (CondTrue(status, "Suspended")) {
+  if (controllers::ConditionIsTrue(status, "Suspended")) {
     const std::string msg = Message(job, "is resumed.", false);
     SetCondition(status, "Suspended", "False", kind_.kind + "Resumed", msg, now_s);
     status["startTime"] = now_s;
@@ -589,7 +576,7 @@ StatusOr<Result> JobReconciler::Reconcile(const Request& request) {
   const std::string running_msg = Message(job, "is running.", true);
   const std::string success_msg = Message(job, "successfully completed.", true);
   auto succeed = [&] {
-    if (CondTrue(status, "Succeeded")) return;
+    if (controllers::ConditionIsTrue(status, "Succeeded")) return;
     if (!status.contains("completionTime")) status["completionTime"] = now_s;
     SetCondition(status, "Succeeded", "True", kind_.kind + "Succeeded", success_msg, now_s);
     recorder_.Event(job, "Normal", kind_.kind + "Succeeded", success_msg);

@@ -22,25 +22,11 @@ namespace {
 constexpr char kManagedBy[] = "trainer.kubeflow.org/trainjob-controller";
 constexpr char kComponent[] = "trainjob-controller";
 
-const Json* Cond(const Json& status, const std::string& type) {
-  auto it = status.find("conditions");
-  if (it == status.end() || !it->is_array()) return nullptr;
-  for (const Json& c : *it) {
-    if (c.value("type", "") == type) return &c;
-  }
-  return nullptr;
-}
-
-bool CondTrue(const Json& status, const std::string& type) {
-  const Json* c = Cond(status, type);
-  return c != nullptr && c->value("status", "") == "True";
-}
-
 // metav1.Condition semantics: the transition time moves only when the status does; the condition
 // set last goes last (the STATE column). Returns whether anything changed.
 bool SetCondition(Json& status, const std::string& type, const std::string& value,
                   const std::string& reason, const std::string& message, const std::string& now) {
-  const Json* current = Cond(status, type);
+  const Json* current = controllers::FindCondition(status, type);
   if (current && current->value("status", "") == value && current->value("reason", "") == reason &&
       current->value("message", "") == message) {
     return false;
@@ -412,7 +398,8 @@ StatusOr<Result> TrainJobReconciler::Reconcile(const Request& request) {
                                          {"suspended", suspended}}});
   };
 
-  if (CondTrue(status, "Complete") || CondTrue(status, "Failed")) {
+  if (controllers::ConditionIsTrue(status, "Complete") ||
+      controllers::ConditionIsTrue(status, "Failed")) {
     delete_pods(/*only_active=*/true, /*services=*/false);
     if (Status s = WriteStatus(job, status); !s.ok()) return Retry(s);
     return Result{};
@@ -444,7 +431,7 @@ StatusOr<Result> TrainJobReconciler::Reconcile(const Request& request) {
     if (Status s = WriteStatus(job, status); !s.ok()) return Retry(s);
     return Result{};
   }
-  if (CondTrue(status, "Suspended")) {
+  if (controllers::ConditionIsTrue(status, "Suspended")) {
     SetCondition(status, "Suspended", "False", "Resumed", "TrainJob is resumed", now);
     recorder_.Event(job, "Normal", "Resumed", "TrainJob is resumed");
   }
