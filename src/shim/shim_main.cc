@@ -182,6 +182,26 @@ void KillCgroups(const std::vector<std::string>& cgroups) {
   }
 }
 
+// Fills `fds` with the still-open output pipes (stdout, stderr); idx[i] is stream i's slot or -1.
+nfds_t OpenStreamFds(const Stream* streams, const bool* open_fds, pollfd* fds, int* idx) {
+  nfds_t n = 0;
+  for (int i = 0; i < 2; ++i) {
+    idx[i] = -1;
+    if (open_fds[i]) {
+      idx[i] = static_cast<int>(n);
+      fds[n++] = {streams[i].fd, POLLIN, 0};
+    }
+  }
+  return n;
+}
+
+// Pumps every stream poll found ready; a stream at EOF is marked closed.
+void PumpReady(Stream* streams, const pollfd* fds, const int* idx, bool* open_fds, LogWriter& log) {
+  for (int i = 0; i < 2; ++i) {
+    if (idx[i] >= 0 && fds[idx[i]].revents) open_fds[i] = Pump(streams[i], log);
+  }
+}
+
 // Removes the container's cgroups once it is gone, so no empty group outlives it even when skiff
 // never gets to Remove the container (a data dir deleted after a crash). Killed processes can
 // take a moment to leave a group: retry for up to a second.
@@ -329,22 +349,14 @@ int main(int argc, char** argv) {
   bool exited = false;
   while (!exited) {
     pollfd fds[3];
-    nfds_t n = 0;
-    int idx[2] = {-1, -1};
-    for (int i = 0; i < 2; ++i) {
-      if (open_fds[i]) {
-        idx[i] = static_cast<int>(n);
-        fds[n++] = {streams[i].fd, POLLIN, 0};
-      }
-    }
+    int idx[2];
+    nfds_t n = OpenStreamFds(streams, open_fds, fds, idx);
     int child_idx = static_cast<int>(n);
     fds[n++] = {child_fd, POLLIN, 0};
     // Without a pidfd (very old kernels) poll with a timeout and try waitpid.
     int r = poll(fds, n, child_fd >= 0 ? -1 : 50);
     if (r < 0 && errno != EINTR) break;
-    for (int i = 0; i < 2; ++i) {
-      if (idx[i] >= 0 && fds[idx[i]].revents) open_fds[i] = Pump(streams[i], log);
-    }
+    PumpReady(streams, fds, idx, open_fds, log);
     if (child_fd < 0 || fds[child_idx].revents) {
       if (waitpid(child, &status, child_fd < 0 ? WNOHANG : 0) == child) exited = true;
     }
@@ -357,19 +369,11 @@ int main(int argc, char** argv) {
   // Drain what is left; a grandchild that escaped may hold the pipes, so stop once idle.
   while (open_fds[0] || open_fds[1]) {
     pollfd fds[2];
-    nfds_t n = 0;
-    int idx[2] = {-1, -1};
-    for (int i = 0; i < 2; ++i) {
-      if (open_fds[i]) {
-        idx[i] = static_cast<int>(n);
-        fds[n++] = {streams[i].fd, POLLIN, 0};
-      }
-    }
+    int idx[2];
+    nfds_t n = OpenStreamFds(streams, open_fds, fds, idx);
     int r = poll(fds, n, kDrainIdleMs);
     if (r == 0 || (r < 0 && errno != EINTR)) break;
-    for (int i = 0; i < 2; ++i) {
-      if (idx[i] >= 0 && fds[idx[i]].revents) open_fds[i] = Pump(streams[i], log);
-    }
+    PumpReady(streams, fds, idx, open_fds, log);
   }
   streams[0].Flush(log);
   streams[1].Flush(log);
