@@ -13,13 +13,12 @@
 #include "training/job_controller.h"
 #include "training/training_controllers.h"
 #include "training/trainjob_controller.h"
+#include "training_env.h"
 
 namespace skiff::training {
 namespace {
 
 using skiff::testing::Eventually;
-using skiff::testing::InProcessEnv;
-using skiff::testing::TempDir;
 using std::chrono::milliseconds;
 
 const client::Resource kEvents{"", "v1", "events"};
@@ -153,42 +152,8 @@ TEST(TrainJobPlanTest, BuiltinTorchDistributedRunsSkiffMl) {
   EXPECT_EQ(plan->pod_template["spec"]["containers"][0]["image"], "skiff/ml");
 }
 
-class TrainJobTest : public ::testing::Test {
+class TrainJobTest : public TrainingEnvTest {
  protected:
-  void SetUp() override {
-    runtime::RuntimeOptions ro;
-    ro.shim_path = SKIFF_SHIM;
-    auto rt = runtime::NewLocalRuntime(ro);
-    ASSERT_TRUE(rt.ok()) << rt.status().ToString();
-    rt_ = std::move(*rt);
-    mgr_ = std::make_unique<controllers::Manager>(env_.client.get());
-    node::AgentOptions o;
-    o.node_name = "test-node";
-    o.data_dir = data_.path();
-    o.backoff_initial = milliseconds(300);
-    o.backoff_max = milliseconds(1200);
-    o.shutdown_grace = milliseconds(2000);
-    auto agent = node::NodeAgent::Create(*mgr_, env_.client.get(), rt_.get(), o);
-    ASSERT_TRUE(agent.ok()) << agent.status().ToString();
-    agent_ = std::move(*agent);
-    scheduler::SchedulerOptions so;
-    so.registry = &env_.registry;
-    so.initial_backoff = milliseconds(20);
-    so.max_backoff = milliseconds(200);
-    ASSERT_TRUE(scheduler::StartScheduler(*mgr_, env_.client.get(), so).ok());
-    ASSERT_TRUE(StartTrainingControllers(*mgr_, env_.client.get()).ok());
-    mgr_->Start();
-  }
-  void TearDown() override {
-    if (agent_) agent_->Shutdown();
-    if (mgr_) mgr_->Stop();
-    agent_.reset();
-    mgr_.reset();
-    rt_.reset();
-  }
-
-  client::Client* c() { return env_.client.get(); }
-
   void Create(const client::Resource& r, const Json& obj) {
     const std::string ns = r.plural == kClusterTrainingRuntimes.plural ? "" : "default";
     auto created = c()->Create(r, ns, obj);
@@ -256,12 +221,6 @@ class TrainJobTest : public ::testing::Test {
                           {.label_selector = std::string(kTrainJobNameLabel) + "=" + trainjob});
     return list.ok() ? static_cast<int>((*list)["items"].size()) : -1;
   }
-
-  InProcessEnv env_;
-  TempDir data_;
-  std::unique_ptr<runtime::Runtime> rt_;
-  std::unique_ptr<controllers::Manager> mgr_;
-  std::unique_ptr<node::NodeAgent> agent_;
 };
 
 TEST_F(TrainJobTest, TrainJobRunsOnePodPerNodeWithTorchRanks) {
