@@ -24,7 +24,6 @@ using std::chrono::milliseconds;
 const client::Resource kTfJobs{"kubeflow.org", "v1", "tfjobs"};
 const client::Resource kPyTorchJobs{"kubeflow.org", "v1", "pytorchjobs"};
 const client::Resource kXgBoostJobs{"kubeflow.org", "v1", "xgboostjobs"};
-const client::Resource kEvents{"", "v1", "events"};
 
 Json Replica(int replicas, const std::string& container, const std::string& script,
              const std::string& restart = "") {
@@ -99,37 +98,6 @@ class TrainingTest : public TrainingEnvTest {
         timeout);
     EXPECT_TRUE(ok) << name << " never got " << type << "; last: " << last.dump(2);
     return last;
-  }
-  Json WaitPhase(const std::string& pod, const std::string& phase) {
-    Json last;
-    bool ok = Eventually([&] {
-      last = Pod(pod);
-      const Json* got = FindPath(last, "status.phase");
-      return got && *got == phase;
-    });
-    EXPECT_TRUE(ok) << pod << " never reached " << phase << "; last: " << last.dump(2);
-    return last;
-  }
-  std::string Logs(const Json& pod) {
-    std::string out;
-    Status s = agent_->StreamLogs(pod, pod["spec"]["containers"][0]["name"], false, {},
-                                  [&](const std::string& chunk) {
-                                    out += chunk;
-                                    return true;
-                                  });
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return out;
-  }
-  bool HasEvent(const std::string& reason, const std::string& text = "") {
-    auto list = c()->List(kEvents, "default", {});
-    if (!list.ok()) return false;
-    for (const Json& e : (*list)["items"]) {
-      if (e.value("reason", "") == reason &&
-          e.value("message", "").find(text) != std::string::npos) {
-        return true;
-      }
-    }
-    return false;
   }
   bool Gone(const client::Resource& r, const std::string& name) {
     return Eventually([&] { return !c()->Get(r, "default", name).ok(); });

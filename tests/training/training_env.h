@@ -15,6 +15,9 @@
 
 namespace skiff::training {
 
+inline const client::Resource kPodsResource{"", "v1", "pods"};
+inline const client::Resource kEventsResource{"", "v1", "events"};
+
 class TrainingEnvTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -51,6 +54,42 @@ class TrainingEnvTest : public ::testing::Test {
   }
 
   client::Client* c() { return env_.client.get(); }
+
+  // Waits until Pod `pod` in "default" reaches `phase`; returns the Pod.
+  Json WaitPhase(const std::string& pod, const std::string& phase) {
+    Json last;
+    bool ok = skiff::testing::Eventually([&] {
+      auto got = c()->Get(kPodsResource, "default", pod);
+      last = got.ok() ? *got : Json();
+      const Json* p = FindPath(last, "status.phase");
+      return p && *p == phase;
+    });
+    EXPECT_TRUE(ok) << pod << " never reached " << phase << "; last: " << last.dump(2);
+    return last;
+  }
+  // The log of the Pod's first container, through the node agent.
+  std::string Logs(const Json& pod) {
+    std::string out;
+    Status s = agent_->StreamLogs(pod, pod["spec"]["containers"][0]["name"], false, {},
+                                  [&](const std::string& chunk) {
+                                    out += chunk;
+                                    return true;
+                                  });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  }
+  // Whether an Event in "default" has `reason` and a message containing `text`.
+  bool HasEvent(const std::string& reason, const std::string& text = "") {
+    auto list = c()->List(kEventsResource, "default", {});
+    if (!list.ok()) return false;
+    for (const Json& e : (*list)["items"]) {
+      if (e.value("reason", "") == reason &&
+          e.value("message", "").find(text) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
 
   skiff::testing::InProcessEnv env_;
   skiff::testing::TempDir data_;

@@ -21,7 +21,6 @@ namespace {
 using skiff::testing::Eventually;
 using std::chrono::milliseconds;
 
-const client::Resource kEvents{"", "v1", "events"};
 
 // A runtime whose `node` job runs `script` in busybox, with `num_nodes` by default.
 Json Runtime(const std::string& kind, const std::string& name, const std::string& script,
@@ -184,37 +183,6 @@ class TrainJobTest : public TrainingEnvTest {
         milliseconds(40000));
     EXPECT_TRUE(ok) << name << " never got " << type << "=" << status << "; last: " << last.dump(2);
     return last;
-  }
-  Json WaitPhase(const std::string& pod, const std::string& phase) {
-    Json last;
-    bool ok = Eventually([&] {
-      last = Get(kPods, pod);
-      const Json* got = FindPath(last, "status.phase");
-      return got && *got == phase;
-    });
-    EXPECT_TRUE(ok) << pod << " never reached " << phase << "; last: " << last.dump(2);
-    return last;
-  }
-  std::string Logs(const Json& pod) {
-    std::string out;
-    Status s = agent_->StreamLogs(pod, pod["spec"]["containers"][0]["name"], false, {},
-                                  [&](const std::string& chunk) {
-                                    out += chunk;
-                                    return true;
-                                  });
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return out;
-  }
-  bool HasEvent(const std::string& reason, const std::string& text = "") {
-    auto list = c()->List(kEvents, "default", {});
-    if (!list.ok()) return false;
-    for (const Json& e : (*list)["items"]) {
-      if (e.value("reason", "") == reason &&
-          e.value("message", "").find(text) != std::string::npos) {
-        return true;
-      }
-    }
-    return false;
   }
   int PodsOf(const std::string& trainjob) {
     auto list = c()->List(kPods, "default",
