@@ -19,8 +19,11 @@ using runtime::ImageEntry;
 constexpr char kUsage[] =
     "usage: skiff images list\n"
     "       skiff images add NAME [--match PATTERN]... [--entrypoint PROG [ARG]...]\n"
-    "                         [--cmd PROG [ARG]...] [--env K=V]... [--alias NAME=PATH]...\n"
-    "                         [--description TEXT]\n"
+    "                         [--cmd PROG [ARG]...] [--run PROG [ARG]...] [--env K=V]...\n"
+    "                         [--alias NAME=PATH]... [--description TEXT]\n"
+    "         --run replaces the container's command and args (a manifest written for an image\n"
+    "         skiff cannot run, e.g. TensorFlow, runs skiff-ml instead); skiff-* programs need no "
+    "path\n"
     "       skiff images remove NAME\n"
     "       skiff images resolve IMAGE [--command ARG]... [--args ARG]...\n";
 
@@ -58,6 +61,7 @@ int List(const Catalog& cat, std::ostream& out) {
   for (const auto& e : cat.entries()) {
     std::string runs = Join(e.entrypoint);
     if (!e.cmd.empty()) runs += (runs.empty() ? "" : " ") + Join(e.cmd);
+    if (!e.run.empty()) runs = Join(e.run) + " (always)";
     std::string match;
     for (const auto& m : e.match) match += (match.empty() ? "" : ",") + m;
     rows.push_back({e.name, match, e.builtin ? "builtin" : "file", runs, e.description});
@@ -113,6 +117,8 @@ int RunImages(const std::vector<std::string>& args, const std::string& data_dir,
         e.entrypoint = TakeWords(args, &i);
       } else if (a == "--cmd") {
         e.cmd = TakeWords(args, &i);
+      } else if (a == "--run") {
+        e.run = TakeWords(args, &i);
       } else if (a == "--match" && value(&v)) {
         e.match.push_back(v);
       } else if (a == "--env" && value(&v)) {
@@ -135,8 +141,8 @@ int RunImages(const std::vector<std::string>& args, const std::string& data_dir,
         return 2;
       }
     }
-    if (e.entrypoint.empty() && e.cmd.empty()) {
-      err << "error: give the program to run with --cmd or --entrypoint\n";
+    if (e.entrypoint.empty() && e.cmd.empty() && e.run.empty()) {
+      err << "error: give the program to run with --cmd, --entrypoint or --run\n";
       return 2;
     }
     if (e.match.empty()) {

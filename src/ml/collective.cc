@@ -30,6 +30,18 @@ class GlooCollective : public Collective {
         data, n);
   }
 
+  Status ReduceSum(float* data, size_t n, int root) override {
+    return Run(
+        "reduce",
+        [&](std::vector<at::Tensor>& t) {
+          c10d::ReduceOptions opts;
+          opts.reduceOp = c10d::ReduceOp::SUM;
+          opts.rootRank = root;
+          return group_->reduce(t, opts);
+        },
+        data, n);
+  }
+
   Status Broadcast(float* data, size_t n, int root) override {
     return Run(
         "broadcast",

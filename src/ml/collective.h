@@ -22,6 +22,8 @@ class Collective {
   virtual int world_size() const = 0;
   // Sums `data` element-wise across ranks, in place; every rank ends with the same bytes.
   virtual Status AllReduceSum(float* data, size_t n) = 0;
+  // Sums `data` element-wise into rank `root`'s buffer (other ranks' buffers are left undefined).
+  virtual Status ReduceSum(float* data, size_t n, int root) = 0;
   // Copies rank `root`'s `data` to every rank.
   virtual Status Broadcast(float* data, size_t n, int root) = 0;
 };

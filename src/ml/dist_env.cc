@@ -51,11 +51,7 @@ StatusOr<DistConfig> FromTfConfig(const std::string& text) {
     return out;
   };
   auto chief = members("chief"), master = members("master"), workers = members("worker");
-  if (!members("ps").empty()) {
-    return Status::BadRequest(
-        "TF_CONFIG lists ps replicas: parameter-server training is not implemented by skiff-ml; "
-        "use Chief/Worker replicas only (all-reduce)");
-  }
+  auto ps = members("ps");
   // Older TFJobs call the chief "master".
   chief.insert(chief.end(), master.begin(), master.end());
   if (chief.size() > 1) return Status::BadRequest("TF_CONFIG lists more than one chief");
@@ -69,7 +65,11 @@ StatusOr<DistConfig> FromTfConfig(const std::string& text) {
   }
   DistConfig c;
   c.source = "tf_config";
-  c.world_size = static_cast<int>(chief.size() + workers.size());
+  c.num_ps = static_cast<int>(ps.size());
+  c.world_size = static_cast<int>(chief.size() + workers.size() + ps.size());
+  if (chief.empty() && workers.empty()) {
+    return Status::BadRequest("TF_CONFIG lists no chief or worker to train");
+  }
   if (type == "chief" || type == "master") {
     if (index != 0 || chief.empty()) return Status::BadRequest("TF_CONFIG task is not in cluster");
     c.rank = 0;
@@ -79,9 +79,15 @@ StatusOr<DistConfig> FromTfConfig(const std::string& text) {
                                 " is not in cluster.worker");
     }
     c.rank = static_cast<int>(chief.size()) + index;
+  } else if (type == "ps") {
+    if (index < 0 || index >= c.num_ps) {
+      return Status::BadRequest("TF_CONFIG task ps " + std::to_string(index) +
+                                " is not in cluster.ps");
+    }
+    c.rank = c.trainers() + index;
   } else {
     return Status::BadRequest("TF_CONFIG task type \"" + type +
-                              "\" is not supported by skiff-ml (chief and worker are)");
+                              "\" is not supported by skiff-ml (chief, worker and ps are)");
   }
   SKIFF_RETURN_IF_ERROR(
       SplitHostPort(chief.empty() ? workers.at(0) : chief[0], &c.master_addr, &c.master_port));

@@ -1,7 +1,11 @@
 // skiff-ml: the built-in ML workloads (image `skiff/ml`). One binary, one subcommand per step of a
 // training pipeline; see src/ml/README.md.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -30,6 +34,28 @@ struct Command {
   std::function<Status(const Flags&)> run;
 };
 
+// `train --data fashion-mnist` (no such directory) prepares the Debian data set into a private
+// temporary directory first, so a replica needs no volume: what a manifest written for another
+// framework's image gets when that image is mapped to skiff-ml.
+Status TrainOnBuiltinOrDir(TrainOptions o, const DistConfig& dist) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (o.data_dir != "fashion-mnist" || fs::exists(o.data_dir, ec)) return Train(o, dist);
+  const char* tmp = std::getenv("TMPDIR");
+  fs::path dir = fs::path(tmp && *tmp ? tmp : "/tmp") /
+                 ("skiff-ml-fashion-mnist-" + std::to_string(::getpid()));
+  std::vector<std::string> args = {"--out", dir.string(), "--limit", std::to_string(o.limit)};
+  auto flags = Flags::Parse(args, PrepareFlags());
+  if (!flags.ok()) return flags.status();
+  Status st = RunPrepare(*flags);
+  if (st.ok()) {
+    o.data_dir = dir.string();
+    st = Train(o, dist);
+  }
+  fs::remove_all(dir, ec);
+  return st;
+}
+
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"prepare",
@@ -43,7 +69,7 @@ const std::vector<Command>& Commands() {
          if (!o.ok()) return o.status();
          auto dist = DistConfigFromEnv();
          if (!dist.ok()) return dist.status();
-         return Train(*o, *dist);
+         return TrainOnBuiltinOrDir(*o, *dist);
        }},
       {"evaluate", "score a TorchScript model: accuracy, precision/recall, confusion matrix",
        EvaluateFlags,

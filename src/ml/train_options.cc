@@ -8,7 +8,9 @@ namespace skiff::ml {
 
 const std::vector<FlagSpec>& TrainFlags() {
   static const std::vector<FlagSpec> kFlags = {
-      {"data", "", "dataset directory from `prepare` (required)"},
+      {"data", "",
+       "dataset directory from `prepare` (required); `fashion-mnist` prepares the Debian data "
+       "set in-process (honouring --limit)"},
       {"out", "", "directory for model.pt (TorchScript) and model_card.json"},
       {"checkpoint-dir", "", "checkpoint every epoch here; resume from it after a restart"},
       {"metrics-file", "", "write per-epoch metrics JSON here"},

@@ -239,19 +239,77 @@ StatusOr<Checkpoint> LoadCheckpoint(const TrainOptions& o, FlatState& s) {
   return c;
 }
 
-// Rank 0's epoch, parameters, momentum and buffers become everyone's: a fresh start gets one
-// initialisation, a restart gets rank 0's checkpoint even where other pods have no volume.
-Status SyncFromRankZero(Collective& coll, FlatState& s, Checkpoint& c) {
+// Rank 0's epoch, step count, parameters, momentum and buffers become everyone's: a fresh start
+// gets one initialisation, a restart gets rank 0's checkpoint even where other pods have no volume,
+// and parameter servers (which hold no data) learn how many steps an epoch has.
+Status SyncFromRankZero(Collective& coll, FlatState& s, Checkpoint& c, int64_t* steps) {
   torch::NoGradGuard no_grad;
-  float epoch = static_cast<float>(c.epoch);
-  SKIFF_RETURN_IF_ERROR(coll.Broadcast(&epoch, 1, 0));
-  c.epoch = static_cast<int64_t>(epoch);
+  float header[2] = {static_cast<float>(c.epoch), static_cast<float>(*steps)};
+  SKIFF_RETURN_IF_ERROR(coll.Broadcast(header, 2, 0));
+  c.epoch = static_cast<int64_t>(header[0]);
+  *steps = static_cast<int64_t>(header[1]);
   for (auto* t : {&s.params_flat, &s.momentum_flat, &s.buffers_flat}) {
     if (t->numel() > 0) {
       SKIFF_RETURN_IF_ERROR(coll.Broadcast(t->data_ptr<float>(), t->numel(), 0));
     }
   }
   return Status::Ok();
+}
+
+// Parameter-server training (TF_CONFIG with ps replicas), synchronous: the parameters are cut into
+// one contiguous shard per ps replica, which alone keeps that shard's momentum and applies its
+// update. Each step the trainers push gradients (a reduce to the shard's owner) and pull the
+// updated shard back (a broadcast from it); ps replicas add zeros and hold no data.
+struct PsPlan {
+  int trainers = 0;
+  int first_ps_rank = 0;
+  int mine = -1;                                    // the shard this rank owns; -1 on trainers
+  std::vector<std::pair<int64_t, int64_t>> shards;  // [offset, length) per ps replica
+
+  PsPlan(const DistConfig& d, int64_t params) : trainers(d.trainers()), first_ps_rank(trainers) {
+    if (d.is_ps()) mine = d.rank - first_ps_rank;
+    for (int p = 0; p < d.num_ps; ++p) {
+      int64_t begin = params * p / d.num_ps, end = params * (p + 1) / d.num_ps;
+      shards.push_back({begin, end - begin});
+    }
+  }
+
+  // One step's push of `grads_flat` and pull of `params_flat`; the owners apply SGD momentum.
+  Status PushPull(Collective& coll, FlatState& s, double lr, double momentum) const {
+    torch::NoGradGuard no_grad;
+    float* grads = s.grads_flat.data_ptr<float>();
+    for (size_t p = 0; p < shards.size(); ++p) {
+      auto [off, len] = shards[p];
+      if (len > 0)
+        SKIFF_RETURN_IF_ERROR(
+            coll.ReduceSum(grads + off, len, first_ps_rank + static_cast<int>(p)));
+    }
+    if (mine >= 0 && shards[mine].second > 0) {
+      auto [off, len] = shards[mine];
+      auto g = s.grads_flat.narrow(0, off, len).mul_(1.0f / trainers);
+      auto v = s.momentum_flat.narrow(0, off, len);
+      v.mul_(momentum).add_(g);
+      s.params_flat.narrow(0, off, len).add_(v, -lr);
+    }
+    return Broadcast(coll, s.params_flat);
+  }
+
+  // Every shard of `flat` from its owner to every rank (parameters each step; momentum before a
+  // checkpoint, since only the owners keep it current).
+  Status Broadcast(Collective& coll, torch::Tensor& flat) const {
+    float* data = flat.data_ptr<float>();
+    for (size_t p = 0; p < shards.size(); ++p) {
+      auto [off, len] = shards[p];
+      if (len > 0)
+        SKIFF_RETURN_IF_ERROR(coll.Broadcast(data + off, len, first_ps_rank + static_cast<int>(p)));
+    }
+    return Status::Ok();
+  }
+};
+
+// A function of the epoch alone, so a resumed run (and every ps replica) uses the same rates.
+double LearningRate(const TrainOptions& o, int64_t epoch) {
+  return o.cosine ? o.lr * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / o.epochs)) : o.lr;
 }
 
 torch::Tensor ToTensor(Split& s, const std::vector<int64_t>& shape) {
@@ -350,14 +408,27 @@ struct EpochStats {
   double samples_per_s = 0;  // all replicas together
 };
 
-// One pass over this replica's shard: forward, backward, all-reduce, SGD momentum.
-StatusOr<EpochStats> RunEpoch(Net& net, FlatState& state, Collective* coll,
+// The end of an epoch on every rank: the loss and sample totals, and the BN statistics (each
+// trainer's saw only its shard; averaging keeps replicas identical). Ps replicas add zeros.
+Status ReduceEpochTotals(Collective& coll, FlatState& state, int trainers, float totals[2]) {
+  SKIFF_RETURN_IF_ERROR(coll.AllReduceSum(totals, 2));
+  if (state.buffers_flat.numel() > 0) {
+    SKIFF_RETURN_IF_ERROR(
+        coll.AllReduceSum(state.buffers_flat.data_ptr<float>(), state.buffers_flat.numel()));
+    torch::NoGradGuard no_grad;
+    state.buffers_flat.mul_(1.0f / trainers);
+  }
+  return Status::Ok();
+}
+
+// One pass over this replica's shard: forward, backward, then either all-reduce and SGD momentum
+// here, or (with parameter servers) push gradients and pull parameters.
+StatusOr<EpochStats> RunEpoch(Net& net, FlatState& state, Collective* coll, const PsPlan* ps,
                               const torch::Tensor& x_all, const torch::Tensor& y_all,
                               const TrainOptions& o, int64_t epoch) {
   const int64_t n = x_all.size(0);
-  const int world = coll ? coll->world_size() : 1;
-  // A function of the epoch alone, so a resumed run uses the same rates.
-  const double lr = o.cosine ? o.lr * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / o.epochs)) : o.lr;
+  const int trainers = ps ? ps->trainers : coll ? coll->world_size() : 1;
+  const double lr = LearningRate(o, epoch);
   auto start = std::chrono::steady_clock::now();
   // Seeded by epoch, so a resumed run sees the order the uninterrupted run would have.
   auto perm_vec = Permutation(n, o.seed * 1000003ULL + epoch);
@@ -372,30 +443,45 @@ StatusOr<EpochStats> RunEpoch(Net& net, FlatState& state, Collective* coll,
     auto loss = torch::nn::functional::cross_entropy(logits, y_all.index_select(0, idx));
     loss.backward();
     torch::NoGradGuard no_grad;
+    loss_sum += loss.detach() * b;
+    if (ps) {
+      SKIFF_RETURN_IF_ERROR(ps->PushPull(*coll, state, lr, o.momentum));
+      continue;
+    }
     if (coll) {
       SKIFF_RETURN_IF_ERROR(
           coll->AllReduceSum(state.grads_flat.data_ptr<float>(), state.grads_flat.numel()));
-      state.grads_flat.mul_(1.0f / world);
+      state.grads_flat.mul_(1.0f / trainers);
     }
     // SGD with momentum as torch.optim.SGD (no dampening): v = m v + g; p -= lr v.
     state.momentum_flat.mul_(o.momentum).add_(state.grads_flat);
     state.params_flat.add_(state.momentum_flat, -lr);
-    loss_sum += loss.detach() * b;
   }
   EpochStats stats;
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   float totals[2] = {loss_sum.item<float>(), static_cast<float>(n)};
-  if (coll) {
-    SKIFF_RETURN_IF_ERROR(coll->AllReduceSum(totals, 2));
-    // Each replica's BN statistics saw only its shard; averaging keeps replicas identical.
-    if (state.buffers_flat.numel() > 0) {
-      SKIFF_RETURN_IF_ERROR(
-          coll->AllReduceSum(state.buffers_flat.data_ptr<float>(), state.buffers_flat.numel()));
-      torch::NoGradGuard no_grad;
-      state.buffers_flat.mul_(1.0f / world);
-    }
-  }
+  if (coll) SKIFF_RETURN_IF_ERROR(ReduceEpochTotals(*coll, state, trainers, totals));
   stats.loss = totals[0] / totals[1];
+  stats.samples_per_s = totals[1] / stats.seconds;
+  return stats;
+}
+
+// A parameter server's epoch: `steps` rounds of receiving its shard's gradient sum, updating, and
+// sending the shard back; then the epoch totals, to which it adds nothing.
+StatusOr<EpochStats> RunPsEpoch(FlatState& state, Collective& coll, const PsPlan& ps,
+                                const TrainOptions& o, int64_t epoch, int64_t steps) {
+  const double lr = LearningRate(o, epoch);
+  auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < steps; ++i) {
+    state.grads_flat.zero_();
+    SKIFF_RETURN_IF_ERROR(ps.PushPull(coll, state, lr, o.momentum));
+  }
+  float totals[2] = {0, 0};
+  state.buffers_flat.zero_();
+  SKIFF_RETURN_IF_ERROR(ReduceEpochTotals(coll, state, ps.trainers, totals));
+  EpochStats stats;
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  stats.loss = totals[1] > 0 ? totals[0] / totals[1] : 0;
   stats.samples_per_s = totals[1] / stats.seconds;
   return stats;
 }
@@ -408,16 +494,22 @@ Status Train(const TrainOptions& o, const DistConfig& dist) {
   if (o.model == "cnn" && (meta->shape.size() != 3 || meta->shape[1] % 4 || meta->shape[2] % 4)) {
     return Status::BadRequest("--model cnn needs image data with height and width divisible by 4");
   }
-  auto train_all = LoadSplit(o.data_dir, *meta, "train", true);
-  if (!train_all.ok()) return train_all.status();
-  if (o.limit > 0 && o.limit < train_all->count) *train_all = Slice(*train_all, 0, o.limit);
-  // Training accuracy stands in when the artifact has no validation split.
-  auto validation = LoadSplit(o.data_dir, *meta, "validation", true);
-  if (!validation.ok() && validation.status().code() != Code::kNotFound) {
-    return validation.status();
-  }
-  if (train_all->count < dist.world_size) {
-    return Status::BadRequest("fewer training rows than replicas");
+  const bool ps_role = dist.is_ps();
+  Split train_all, val_split;
+  if (!ps_role) {  // a parameter server needs the model's shape only
+    auto train = LoadSplit(o.data_dir, *meta, "train", true);
+    if (!train.ok()) return train.status();
+    train_all = std::move(*train);
+    if (o.limit > 0 && o.limit < train_all.count) train_all = Slice(train_all, 0, o.limit);
+    // Training accuracy stands in when the artifact has no validation split.
+    auto validation = LoadSplit(o.data_dir, *meta, "validation", true);
+    if (!validation.ok() && validation.status().code() != Code::kNotFound) {
+      return validation.status();
+    }
+    if (validation.ok()) val_split = std::move(*validation);
+    if (train_all.count < dist.trainers()) {
+      return Status::BadRequest("fewer training rows than replicas");
+    }
   }
 
   // OpenBLAS and torch's OpenMP pool must not both run --threads threads: idle OpenMP workers spin
@@ -430,18 +522,21 @@ Status Train(const TrainOptions& o, const DistConfig& dist) {
 
   std::unique_ptr<Collective> coll;
   if (dist.world_size > 1) {
-    SKIFF_LOG(Info) << "rank " << dist.rank << "/" << dist.world_size << " joining "
-                    << dist.master_addr << ":" << dist.master_port << " (" << dist.source << ")";
+    SKIFF_LOG(Info) << "rank " << dist.rank << "/" << dist.world_size
+                    << (ps_role ? " (parameter server)" : "") << " joining " << dist.master_addr
+                    << ":" << dist.master_port << " (" << dist.source << ")";
     auto c = ConnectGloo(dist, std::chrono::seconds(300));
     if (!c.ok()) return c.status();
     coll = std::move(*c);
   }
 
-  Split shard =
-      dist.world_size > 1 ? Shard(*train_all, dist.rank, dist.world_size) : std::move(*train_all);
+  Split shard;
+  if (!ps_role) {
+    shard =
+        dist.trainers() > 1 ? Shard(train_all, dist.rank, dist.trainers()) : std::move(train_all);
+  }
   auto x_all = ToTensor(shard, meta->shape);
   auto y_all = Labels(shard);
-  Split val_split = validation.ok() ? std::move(*validation) : Split{};
   torch::Tensor x_val, y_val;
   if (val_split.count > 0) {
     x_val = ToTensor(val_split, meta->shape);
@@ -450,40 +545,60 @@ Status Train(const TrainOptions& o, const DistConfig& dist) {
 
   auto net = MakeNet(o, *meta);
   FlatState state(*net);
+  std::unique_ptr<PsPlan> ps;
+  if (dist.num_ps > 0) ps = std::make_unique<PsPlan>(dist, state.params_flat.numel());
   Checkpoint ckpt;
   if (dist.rank == 0) {
     auto c = LoadCheckpoint(o, state);
     if (!c.ok()) return c.status();
     ckpt = *c;
   }
-  if (coll) SKIFF_RETURN_IF_ERROR(SyncFromRankZero(*coll, state, ckpt));
+  int64_t steps = (shard.count + o.batch_size - 1) / o.batch_size;
+  if (coll) SKIFF_RETURN_IF_ERROR(SyncFromRankZero(*coll, state, ckpt, &steps));
   if (ckpt.epoch > 0) {
     SKIFF_LOG(Info) << "resuming from " << CheckpointPath(o) << " after epoch " << ckpt.epoch;
+  }
+  if (ps_role) {
+    auto [off, len] = ps->shards[ps->mine];
+    SKIFF_LOG(Info) << "parameter server " << ps->mine << " holds parameters [" << off << ", "
+                    << off + len << ") of " << state.params_flat.numel() << "; " << steps
+                    << " steps per epoch";
   }
 
   net->train();
   double last_accuracy = ckpt.history.empty() ? 0 : ckpt.history.back().value("accuracy", 0.0);
   for (int64_t epoch = ckpt.epoch + 1; epoch <= o.epochs; ++epoch) {
-    auto stats = RunEpoch(*net, state, coll.get(), x_all, y_all, o, epoch);
+    auto stats = ps_role ? RunPsEpoch(state, *coll, *ps, o, epoch, steps)
+                         : RunEpoch(*net, state, coll.get(), ps.get(), x_all, y_all, o, epoch);
     if (!stats.ok()) return stats.status();
+    // Only the owners keep momentum current; rank 0 needs all of it for the checkpoint.
+    if (ps) SKIFF_RETURN_IF_ERROR(ps->Broadcast(*coll, state.momentum_flat));
     double loss = stats->loss, seconds = stats->seconds, samples_per_s = stats->samples_per_s;
     if (!std::isfinite(loss)) {
       return Status::BadRequest("loss diverged to " + std::to_string(loss) + " in epoch " +
                                 std::to_string(epoch) + "; lower --lr");
     }
-    last_accuracy =
-        val_split.count > 0 ? Accuracy(*net, x_val, y_val) : Accuracy(*net, x_all, y_all);
-    // Katib's stdout collector reads name=value pairs; one flushed line per epoch.
-    std::printf("epoch=%lld loss=%.6f accuracy=%.6f\n", static_cast<long long>(epoch), loss,
-                last_accuracy);
+    if (!ps_role) {
+      last_accuracy =
+          val_split.count > 0 ? Accuracy(*net, x_val, y_val) : Accuracy(*net, x_all, y_all);
+    }
+    // Katib's stdout collector reads name=value pairs; one flushed line per epoch. A parameter
+    // server has no data to score: it reports the loss its updates came from.
+    if (ps_role) {
+      std::printf("epoch=%lld loss=%.6f\n", static_cast<long long>(epoch), loss);
+    } else {
+      std::printf("epoch=%lld loss=%.6f accuracy=%.6f\n", static_cast<long long>(epoch), loss,
+                  last_accuracy);
+    }
     std::fflush(stdout);
     SKIFF_LOG(Info) << "epoch " << epoch << ": " << seconds << " s, " << samples_per_s
-                    << " samples/s across " << dist.world_size << " replica(s)";
-    ckpt.history.push_back({{"epoch", epoch},
-                            {"loss", loss},
-                            {"accuracy", last_accuracy},
-                            {"seconds", seconds},
-                            {"samplesPerSecond", samples_per_s}});
+                    << " samples/s across " << dist.trainers() << " trainer(s)";
+    Json entry = {{"epoch", epoch},
+                  {"loss", loss},
+                  {"seconds", seconds},
+                  {"samplesPerSecond", samples_per_s}};
+    if (!ps_role) entry["accuracy"] = last_accuracy;
+    ckpt.history.push_back(entry);
     ckpt.epoch = epoch;
     if (!o.checkpoint_dir.empty() && dist.rank == 0) {
       SKIFF_RETURN_IF_ERROR(SaveCheckpoint(o, state, ckpt));
@@ -497,7 +612,9 @@ Status Train(const TrainOptions& o, const DistConfig& dist) {
                     {"accuracy", last_accuracy},
                     {"loss", ckpt.history.empty() ? 0.0 : ckpt.history.back().value("loss", 0.0)},
                     {"rank", dist.rank},
+                    {"role", ps_role ? "ps" : "trainer"},
                     {"worldSize", dist.world_size},
+                    {"parameterServers", dist.num_ps},
                     {"threads", o.threads},
                     {"paramChecksum", checksum}};
     SKIFF_RETURN_IF_ERROR(WriteFileAtomic(o.metrics_file, metrics.dump(2) + "\n", 0644));

@@ -41,6 +41,8 @@ std::vector<ImageEntry> Builtins(const std::string& bin_dir) {
   ml.name = "skiff/ml";
   ml.match = {"skiff/ml", "skiff/ml:*"};
   ml.entrypoint = {bin_dir + "/skiff-ml"};
+  // On PATH too, for a container whose command is a shell running several steps.
+  ml.aliases["skiff-ml"] = bin_dir + "/skiff-ml";
   ml.description = "skiff's ML runtime (skiff-ml)";
   out.push_back(ml);
 
@@ -95,6 +97,7 @@ StatusOr<ImageEntry> EntryFromJson(const Json& j, const std::string& where) {
   SKIFF_RETURN_IF_ERROR(list("match", &e.match));
   SKIFF_RETURN_IF_ERROR(list("entrypoint", &e.entrypoint));
   SKIFF_RETURN_IF_ERROR(list("cmd", &e.cmd));
+  SKIFF_RETURN_IF_ERROR(list("run", &e.run));
   SKIFF_RETURN_IF_ERROR(list("env", &e.env));
   if (e.match.empty()) e.match = {e.name};
   if (j.contains("aliases") && !j["aliases"].is_null()) {
@@ -116,6 +119,7 @@ Json EntryToJson(const ImageEntry& e) {
   j["match"] = e.match;
   if (!e.entrypoint.empty()) j["entrypoint"] = e.entrypoint;
   if (!e.cmd.empty()) j["cmd"] = e.cmd;
+  if (!e.run.empty()) j["run"] = e.run;
   if (!e.env.empty()) j["env"] = e.env;
   if (!e.aliases.empty()) j["aliases"] = e.aliases;
   if (!e.description.empty()) j["description"] = e.description;
@@ -170,6 +174,14 @@ StatusOr<std::unique_ptr<Catalog>> Catalog::Load(const std::string& file,
   for (const auto& j : (*doc)["images"]) {
     auto e = EntryFromJson(j, file + ": images[" + std::to_string(i++) + "]");
     if (!e.ok()) return e.status();
+    // skiff's own programs (skiff-ml, skiff-model-server) are named without their install path.
+    for (auto* argv : {&e->entrypoint, &e->run}) {
+      if (argv->empty()) continue;
+      std::string& prog = argv->front();
+      if (prog.rfind("skiff-", 0) == 0 && prog.find('/') == std::string::npos) {
+        prog = bin_dir + "/" + prog;
+      }
+    }
     catalog->entries_.push_back(std::move(*e));
   }
   for (auto& e : Builtins(bin_dir)) catalog->entries_.push_back(std::move(e));
@@ -194,12 +206,16 @@ StatusOr<ResolvedImage> Catalog::Resolve(const std::string& image) const {
                             r.normalized + " --cmd /usr/bin/python3");
   }
   const ImageEntry& e = *r.entry;
-  if (!e.entrypoint.empty() && e.entrypoint[0].find('/') != std::string::npos &&
-      !IsExecutable(e.entrypoint[0])) {
-    return Status::NotFound("image \"" + image + "\" maps to " + e.entrypoint[0] +
-                            ", which does not exist on this machine; build it, or map the image "
-                            "elsewhere with: skiff images add " +
-                            e.name + " --entrypoint <program>");
+  for (const auto* argv : {&e.run, &e.entrypoint}) {
+    if (argv->empty()) continue;
+    if ((*argv)[0].find('/') != std::string::npos && !IsExecutable((*argv)[0])) {
+      return Status::NotFound("image \"" + image + "\" maps to " + (*argv)[0] +
+                              ", which does not exist on this machine; build it, or map the image "
+                              "elsewhere with: skiff images add " +
+                              e.name + (argv == &e.run ? " --run" : " --entrypoint") +
+                              " <program>");
+    }
+    break;
   }
   if (!e.aliases.empty() && !alias_root_.empty()) {
     std::string dir = alias_root_ + "/" + Sanitize(e.name) + "/bin";
@@ -266,7 +282,9 @@ StatusOr<std::vector<std::string>> Catalog::Argv(const ImageEntry& entry,
                                                  const std::vector<std::string>& args,
                                                  const std::vector<std::string>& env) {
   std::vector<std::string> argv;
-  if (!command.empty()) {
+  if (!entry.run.empty()) {
+    argv = entry.run;
+  } else if (!command.empty()) {
     argv = command;
     argv.insert(argv.end(), args.begin(), args.end());
   } else {

@@ -9,6 +9,7 @@
 //     match: ["python", "python:*"]
 //     entrypoint: []           # the image's ENTRYPOINT (container `command` replaces it)
 //     cmd: [python3]           # the image's CMD (container `args` replace it)
+//     run: []                  # if set: the whole argv, replacing the container's command and args
 //     env: [PYTHONUNBUFFERED=1]
 //     aliases: {python: /usr/bin/python3}   # extra names put first on PATH in the sandbox
 //     description: host python3
@@ -31,6 +32,9 @@ struct ImageEntry {
   std::vector<std::string> match;  // glob patterns over the normalised reference
   std::vector<std::string> entrypoint;
   std::vector<std::string> cmd;
+  // A fixed argv that replaces the container's command and args: runs a manifest written for an
+  // image skiff cannot run (e.g. a TensorFlow script) as one of skiff's own workloads.
+  std::vector<std::string> run;
   std::vector<std::string> env;                // "NAME=value"
   std::map<std::string, std::string> aliases;  // command name -> host executable
   std::string description;
@@ -49,7 +53,8 @@ struct ResolvedImage {
 class Catalog {
  public:
   // Defaults + `file` (a missing file is fine; a malformed one is an error naming the line).
-  // `bin_dir` is where skiff's own executables live (for `skiff/ml`); `alias_root` is where alias
+  // `bin_dir` is where skiff's own executables live (`skiff/ml`; a file entry's program named
+  // `skiff-*` without a path is found there too); `alias_root` is where alias
   // directories are materialised (e.g. $SKIFF_HOME/images).
   static StatusOr<std::unique_ptr<Catalog>> Load(const std::string& file,
                                                  const std::string& bin_dir,
@@ -58,9 +63,9 @@ class Catalog {
   // kNotFound with the message a user sees in ErrImagePull, saying how to map the image.
   StatusOr<ResolvedImage> Resolve(const std::string& image) const;
 
-  // The argv a container runs: Kubernetes' rules (command replaces entrypoint and drops cmd; args
-  // replace cmd), with $(VAR) references expanded from `env` ("$$" escapes). Empty argv is an
-  // error ("no command specified").
+  // The argv a container runs: the entry's `run` when set, else Kubernetes' rules (command replaces
+  // entrypoint and drops cmd; args replace cmd), with $(VAR) references expanded from `env` ("$$"
+  // escapes). Empty argv is an error ("no command specified").
   static StatusOr<std::vector<std::string>> Argv(const ImageEntry& entry,
                                                  const std::vector<std::string>& command,
                                                  const std::vector<std::string>& args,

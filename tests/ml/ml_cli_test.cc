@@ -236,6 +236,59 @@ TEST_F(SkiffMlTest, TwoReplicasEndWithIdenticalParameters) {
   EXPECT_NE(ReadJson("dp-single.json")["paramChecksum"], a["paramChecksum"]);
 }
 
+// TFJob's parameter-server layout (TF_CONFIG with one ps and two workers): the ps holds the
+// parameters and applies the updates; the workers end with the parameters the same data-parallel
+// run reaches with all-reduce, so the loss matches the two-replica run above to the last digit.
+TEST_F(SkiffMlTest, ParameterServerTrainingMatchesAllReduce) {
+  ASSERT_EQ(prepared_.code, 0) << prepared_.err;
+  std::vector<std::string> ports = {std::to_string(FreePort()), std::to_string(FreePort())};
+  std::string cluster = R"({"cluster":{"ps":["127.0.0.1:)" + ports[1] +
+                        R"("],"worker":["127.0.0.1:)" + ports[0] + R"(","127.0.0.1:1"]},)";
+  std::vector<std::pair<std::string, std::string>> tasks = {
+      {"ps", "0"}, {"worker", "0"}, {"worker", "1"}};
+  std::vector<pid_t> pids;
+  for (const auto& [type, index] : tasks) {
+    std::string tag = "ps-" + type + index;
+    pids.push_back(Start(
+        dir_, tag,
+        {"train", "--data", Path("data"), "--model", "mlp", "--epochs", "2", "--threads", "1",
+         "--metrics-file", Path(tag + ".json")},
+        {{"TF_CONFIG", cluster + R"("task":{"type":")" + type + R"(","index":)" + index + "}}"}}));
+  }
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    std::string tag = "ps-" + tasks[i].first + tasks[i].second;
+    auto r = Wait(pids[i], dir_, tag);
+    ASSERT_EQ(r.code, 0) << tag << ": " << r.err;
+    EXPECT_EQ(EpochLines(r.out).size(), 2u) << r.out;
+  }
+  Json ps = ReadJson("ps-ps0.json"), w0 = ReadJson("ps-worker0.json"),
+       w1 = ReadJson("ps-worker1.json");
+  EXPECT_EQ(ps["role"], "ps");
+  EXPECT_EQ(w0["role"], "trainer");
+  EXPECT_EQ(ps["paramChecksum"], w0["paramChecksum"]);
+  EXPECT_EQ(w1["paramChecksum"], w0["paramChecksum"]);
+
+  std::string port = std::to_string(FreePort());
+  pid_t ar[2];
+  for (int rank = 0; rank < 2; ++rank) {
+    ar[rank] =
+        Start(dir_, "ar" + std::to_string(rank),
+              {"train", "--data", Path("data"), "--model", "mlp", "--epochs", "2", "--threads", "1",
+               "--metrics-file", Path("ar" + std::to_string(rank) + ".json")},
+              {{"WORLD_SIZE", "2"},
+               {"RANK", std::to_string(rank)},
+               {"MASTER_ADDR", "127.0.0.1"},
+               {"MASTER_PORT", port}});
+  }
+  for (int rank = 0; rank < 2; ++rank) {
+    auto r = Wait(ar[rank], dir_, "ar" + std::to_string(rank));
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  Json a = ReadJson("ar0.json");
+  EXPECT_NEAR(a["loss"].get<double>(), w0["loss"].get<double>(), 1e-5);
+  EXPECT_NEAR(a["accuracy"].get<double>(), w0["accuracy"].get<double>(), 1e-9);
+}
+
 // Exit code 1 and a single line on stderr naming the problem.
 void ExpectOneLineFailure(const Result& r, const std::string& mentions) {
   EXPECT_EQ(r.code, 1) << r.err;
@@ -253,8 +306,8 @@ TEST_F(SkiffMlTest, BadHyperparameterFailsWithOneLine) {
   ExpectOneLineFailure(
       Run("bad-tf", {"train", "--data", Path("data")},
           {{"TF_CONFIG",
-            R"({"cluster":{"ps":["p:1"],"worker":["w:1"]},"task":{"type":"worker","index":0}})"}}),
-      "parameter-server");
+            R"({"cluster":{"ps":["p:1"],"worker":["w:1"]},"task":{"type":"evaluator"}})"}}),
+      "evaluator");
 }
 
 TEST_F(SkiffMlTest, MissingDataFailsWithOneLine) {

@@ -176,11 +176,33 @@ TEST(DistEnvTest, TfConfigChiefIsRankZero) {
       DistConfigFromEnv(Env({{"TF_CONFIG", cluster + R"("task":{"type":"chief","index":0}})"}}));
   ASSERT_TRUE(chief.ok());
   EXPECT_EQ(chief->rank, 0);
-  auto ps = DistConfigFromEnv(
-      Env({{"TF_CONFIG",
-            R"({"cluster":{"ps":["p:1"],"worker":["w:1"]},"task":{"type":"worker","index":0}})"}}));
-  ASSERT_FALSE(ps.ok());
-  EXPECT_NE(ps.status().message().find("parameter-server"), std::string::npos);
+}
+
+TEST(DistEnvTest, TfConfigParameterServersTakeTheLastRanks) {
+  std::string cluster = R"({"cluster":{"ps":["p0:1","p1:1"],"worker":["w0:7","w1:7"]},)";
+  auto ps1 =
+      DistConfigFromEnv(Env({{"TF_CONFIG", cluster + R"("task":{"type":"ps","index":1}})"}}));
+  ASSERT_TRUE(ps1.ok()) << ps1.status().message();
+  EXPECT_EQ(ps1->world_size, 4);
+  EXPECT_EQ(ps1->num_ps, 2);
+  EXPECT_EQ(ps1->trainers(), 2);
+  EXPECT_EQ(ps1->rank, 3);
+  EXPECT_TRUE(ps1->is_ps());
+  EXPECT_EQ(ps1->master_addr, "w0");  // no chief: worker 0 hosts the rendezvous
+  EXPECT_EQ(ps1->master_port, 7);
+  auto w1 =
+      DistConfigFromEnv(Env({{"TF_CONFIG", cluster + R"("task":{"type":"worker","index":1}})"}}));
+  ASSERT_TRUE(w1.ok());
+  EXPECT_EQ(w1->rank, 1);
+  EXPECT_FALSE(w1->is_ps());
+  auto missing =
+      DistConfigFromEnv(Env({{"TF_CONFIG", cluster + R"("task":{"type":"ps","index":2}})"}}));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("not in cluster.ps"), std::string::npos);
+  auto only_ps = DistConfigFromEnv(
+      Env({{"TF_CONFIG", R"({"cluster":{"ps":["p:1"]},"task":{"type":"ps","index":0}})"}}));
+  ASSERT_FALSE(only_ps.ok());
+  EXPECT_NE(only_ps.status().message().find("no chief or worker"), std::string::npos);
 }
 
 TEST(MetricsTest, ConfusionMatrixPrecisionRecallAndKfpShape) {

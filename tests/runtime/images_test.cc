@@ -140,6 +140,28 @@ TEST_F(ImagesTest, FileEntriesWinOverBuiltinsAndRoundTrip) {
   EXPECT_EQ(cat->Resolve("python:3.11")->entry->name, "python");
 }
 
+// `run` replaces whatever the container asks for, and a skiff-* program is found in skiff's own
+// bin directory (and must exist there).
+TEST_F(ImagesTest, RunEntryReplacesTheContainersCommandAndFindsSkiffPrograms) {
+  ImageEntry e;
+  e.name = "tensorflow/tensorflow:2.8.0";
+  e.run = {"skiff-ml", "train", "--data", "$(DATA)"};
+  ASSERT_TRUE(Catalog::AddToFile(file_, e).ok());
+  auto cat = Load();
+  auto r = cat->Resolve("tensorflow/tensorflow:2.8.0");
+  ASSERT_FALSE(r.ok());  // the program is named, but not built yet
+  EXPECT_NE(r.status().message().find("--run <program>"), std::string::npos)
+      << r.status().message();
+  std::ofstream(bin_ + "/skiff-ml") << "#!/bin/sh\n";
+  fs::permissions(bin_ + "/skiff-ml", fs::perms::owner_all);
+  cat = Load();
+  r = cat->Resolve("docker.io/tensorflow/tensorflow:2.8.0");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  using V = std::vector<std::string>;
+  EXPECT_EQ(*Catalog::Argv(*r->entry, {"python", "/app/train.py"}, {"--x"}, {"DATA=/d"}),
+            (V{bin_ + "/skiff-ml", "train", "--data", "/d"}));
+}
+
 TEST_F(ImagesTest, MalformedFileNamesTheProblem) {
   std::ofstream(file_) << "images:\n  - name: x\n    match: [a\n";
   auto c = Catalog::Load(file_, bin_, dir_);
