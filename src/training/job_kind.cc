@@ -123,8 +123,10 @@ bool JobKind::IsMaster(const std::string& type) const {
 }
 
 const JobKind& TfJobKind() {
+  // cleanPodPolicy defaults to None for every kind in training-operator v1 (tf-operator used
+  // Running).
   static const JobKind k = Make("TFJob", "tfjobs", "tfReplicaSpecs", "tensorflow", 2222, "Never",
-                                "Running", {"Chief", "Master"}, TfEnv);
+                                "None", {"Chief", "Master"}, TfEnv);
   return k;
 }
 const JobKind& PyTorchJobKind() {

@@ -159,6 +159,7 @@ TEST_F(TrainingTest, TfJobReplicasGetTfConfigAndRunningPodsAreCleanedUp) {
                  {"Worker", Replica(2, "tensorflow", "echo \"$TF_CONFIG\"")}});
   // Else worker 0 alone decides, and worker 1 may be cleaned up while still running.
   tf["spec"]["successPolicy"] = "AllWorkers";
+  tf["spec"]["runPolicy"] = {{"cleanPodPolicy", "Running"}};
   Create(kTfJobs, tf);
   Json job = WaitCondition(kTfJobs, "mnist", "Succeeded");
   EXPECT_EQ((*Cond(job, "Succeeded"))["message"], "TFJob default/mnist successfully completed.");
@@ -171,7 +172,7 @@ TEST_F(TrainingTest, TfJobReplicasGetTfConfigAndRunningPodsAreCleanedUp) {
     "task": {"type": "worker", "index": 1}, "environment": "cloud"})"));
   EXPECT_EQ(ParseJson(Logs(worker)).value(), *config);
   EXPECT_EQ(worker["spec"]["restartPolicy"], "Never");
-  // cleanPodPolicy Running (TFJob's default): the still-running PS goes, finished workers stay.
+  // cleanPodPolicy Running: the still-running PS goes, finished workers stay.
   EXPECT_TRUE(Gone(kPods, "mnist-ps-0"));
   EXPECT_TRUE(Gone(kServices, "mnist-ps-0"));
   EXPECT_FALSE(Pod("mnist-worker-0").is_null());

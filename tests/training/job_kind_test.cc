@@ -90,6 +90,9 @@ TEST(JobKindTest, DefaultsFollowUpstream) {
   EXPECT_EQ(TfJobKind().port_name, "tfjob-port");
   EXPECT_EQ(PyTorchJobKind().operator_name, "pytorchjob-controller");
   EXPECT_EQ(XgBoostJobKind().default_port, 9999);
+  for (const JobKind* k : {&TfJobKind(), &PyTorchJobKind(), &XgBoostJobKind()}) {
+    EXPECT_EQ(k->default_clean_policy, "None") << k->kind;
+  }
   EXPECT_EQ(ReplicaName("mnist", "PS", 0), "mnist-ps-0");
 }
 

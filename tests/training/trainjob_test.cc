@@ -21,7 +21,6 @@ namespace {
 using skiff::testing::Eventually;
 using std::chrono::milliseconds;
 
-
 // A runtime whose `node` job runs `script` in busybox, with `num_nodes` by default.
 Json Runtime(const std::string& kind, const std::string& name, const std::string& script,
              int num_nodes = 1, const std::string& restart = "") {
