@@ -46,6 +46,13 @@ std::vector<ImageEntry> Builtins(const std::string& bin_dir) {
   ml.description = "skiff's ML runtime (skiff-ml)";
   out.push_back(ml);
 
+  ImageEntry server;
+  server.name = "skiff/model-server";
+  server.match = {"skiff/model-server", "skiff/model-server:*"};
+  server.entrypoint = {bin_dir + "/skiff-model-server"};
+  server.description = "skiff's model server (Open Inference Protocol; TorchScript, xgboost)";
+  out.push_back(server);
+
   ImageEntry py;
   py.name = "python";
   py.match = {"python", "python:*"};
