@@ -107,6 +107,10 @@ class SkiffMlTest : public ::testing::Test {
     return lines;
   }
 
+  // Runs `skiff-ml train <args> --metrics-file <tag><rank>.json` as two PyTorchJob ranks on
+  // 127.0.0.1; every rank must exit 0 with `epochs` epoch lines.
+  static void TrainTwoRanks(const std::string& tag, std::vector<std::string> args, size_t epochs);
+
   static inline fs::path dir_;
   static inline Result prepared_;
 };
@@ -206,25 +210,32 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-TEST_F(SkiffMlTest, TwoReplicasEndWithIdenticalParameters) {
-  ASSERT_EQ(prepared_.code, 0) << prepared_.err;
+void SkiffMlTest::TrainTwoRanks(const std::string& tag, std::vector<std::string> args,
+                                size_t epochs) {
   std::string port = std::to_string(FreePort());
   pid_t pids[2];
   for (int rank = 0; rank < 2; ++rank) {
-    pids[rank] =
-        Start(dir_, "dp" + std::to_string(rank),
-              {"train", "--data", Path("data"), "--model", "cnn", "--epochs", "2", "--threads", "1",
-               "--metrics-file", Path("dp" + std::to_string(rank) + ".json")},
-              {{"WORLD_SIZE", "2"},
-               {"RANK", std::to_string(rank)},
-               {"MASTER_ADDR", "127.0.0.1"},
-               {"MASTER_PORT", port}});
+    std::vector<std::string> argv = args;
+    argv.insert(argv.end(),
+                {"--metrics-file", (dir_ / (tag + std::to_string(rank) + ".json")).string()});
+    pids[rank] = Start(dir_, tag + std::to_string(rank), argv,
+                       {{"WORLD_SIZE", "2"},
+                        {"RANK", std::to_string(rank)},
+                        {"MASTER_ADDR", "127.0.0.1"},
+                        {"MASTER_PORT", port}});
   }
   for (int rank = 0; rank < 2; ++rank) {
-    auto r = Wait(pids[rank], dir_, "dp" + std::to_string(rank));
+    auto r = Wait(pids[rank], dir_, tag + std::to_string(rank));
     ASSERT_EQ(r.code, 0) << "rank " << rank << ": " << r.err;
-    EXPECT_EQ(EpochLines(r.out).size(), 2u);
+    EXPECT_EQ(EpochLines(r.out).size(), epochs);
   }
+}
+
+TEST_F(SkiffMlTest, TwoReplicasEndWithIdenticalParameters) {
+  ASSERT_EQ(prepared_.code, 0) << prepared_.err;
+  TrainTwoRanks(
+      "dp", {"train", "--data", Path("data"), "--model", "cnn", "--epochs", "2", "--threads", "1"},
+      2);
   Json a = ReadJson("dp0.json"), b = ReadJson("dp1.json");
   EXPECT_EQ(a["worldSize"], 2);
   EXPECT_EQ(a["paramChecksum"], b["paramChecksum"]);
@@ -268,22 +279,9 @@ TEST_F(SkiffMlTest, ParameterServerTrainingMatchesAllReduce) {
   EXPECT_EQ(ps["paramChecksum"], w0["paramChecksum"]);
   EXPECT_EQ(w1["paramChecksum"], w0["paramChecksum"]);
 
-  std::string port = std::to_string(FreePort());
-  pid_t ar[2];
-  for (int rank = 0; rank < 2; ++rank) {
-    ar[rank] =
-        Start(dir_, "ar" + std::to_string(rank),
-              {"train", "--data", Path("data"), "--model", "mlp", "--epochs", "2", "--threads", "1",
-               "--metrics-file", Path("ar" + std::to_string(rank) + ".json")},
-              {{"WORLD_SIZE", "2"},
-               {"RANK", std::to_string(rank)},
-               {"MASTER_ADDR", "127.0.0.1"},
-               {"MASTER_PORT", port}});
-  }
-  for (int rank = 0; rank < 2; ++rank) {
-    auto r = Wait(ar[rank], dir_, "ar" + std::to_string(rank));
-    ASSERT_EQ(r.code, 0) << r.err;
-  }
+  TrainTwoRanks(
+      "ar", {"train", "--data", Path("data"), "--model", "mlp", "--epochs", "2", "--threads", "1"},
+      2);
   Json a = ReadJson("ar0.json");
   EXPECT_NEAR(a["loss"].get<double>(), w0["loss"].get<double>(), 1e-5);
   EXPECT_NEAR(a["accuracy"].get<double>(), w0["accuracy"].get<double>(), 1e-9);
