@@ -53,6 +53,19 @@ std::vector<ImageEntry> Builtins(const std::string& bin_dir) {
   server.description = "skiff's model server (Open Inference Protocol; TorchScript, xgboost)";
   out.push_back(server);
 
+  // The built-in InferenceService transformer and explainer (skiff-model-sidecar's two modes).
+  for (const char* mode : {"transformer", "explainer"}) {
+    ImageEntry sidecar;
+    sidecar.name =
+        std::string(mode) == "transformer" ? "skiff/image-transformer" : "skiff/explainer";
+    sidecar.match = {sidecar.name, sidecar.name + ":*"};
+    sidecar.entrypoint = {bin_dir + "/skiff-model-sidecar", mode};
+    sidecar.description = std::string(mode) == "transformer"
+                              ? "images (PNG, raw pixels) to the predictor's tensor"
+                              : "occlusion saliency from the predictor";
+    out.push_back(sidecar);
+  }
+
   ImageEntry py;
   py.name = "python";
   py.match = {"python", "python:*"};
