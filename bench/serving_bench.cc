@@ -3,6 +3,8 @@
 // (784-256-10, trained here by skiff-ml on a small slice), prints req/s and p50/p99 next to the
 // issue's targets; then the HTTP ceiling (a fixed 200 body) of the data plane's epoll server vs
 // src/http's Boost.Beast server, and the model's in-process forward throughput at batch 1 and 32.
+// With gRPC built in, the same image over V2 gRPC ModelInfer (typed fp32_contents and
+// raw_input_contents), one call in flight on each of N channels, printed beside the REST figures.
 // Usage: serving_bench [--server BIN] [--ml BIN] [--connections 32] [--seconds 5]
 //                      [--client-threads 1] [--model-dir DIR] [-- extra server flags]
 #include <arpa/inet.h>
@@ -34,6 +36,11 @@
 #include "serving/http_server.h"
 #include "serving/model.h"
 #include "serving/torch_model.h"
+#ifdef SKIFF_SERVING_GRPC
+#include <grpcpp/grpcpp.h>
+
+#include "serving/grpc_inference.grpc.pb.h"
+#endif
 
 namespace {
 
@@ -230,6 +237,7 @@ void Print(const char* name, const LoadResult& r, const char* note) {
 struct Bodies {
   std::string json, binary;
   size_t binary_header = 0;
+  std::vector<float> pixels;
 };
 
 Bodies MakeBodies() {
@@ -254,6 +262,7 @@ Bodies MakeBodies() {
       "\"parameters\":{\"binary_data\":true}}]}";
   b.binary_header = header.size();
   b.binary = header + std::string(reinterpret_cast<const char*>(x.data()), x.size() * 4);
+  b.pixels = x;
   return b;
 }
 
@@ -279,6 +288,94 @@ double ForwardThroughput(skiff::serving::Model& model, int64_t batch) {
   }
   return n / std::chrono::duration<double>(Clock::now() - start).count();
 }
+
+#ifdef SKIFF_SERVING_GRPC
+// Closed loop over gRPC: `channels` channels (each its own TCP connection), one ModelInfer in
+// flight on each, driven from `threads` completion queues. Latencies after `warmup` count.
+LoadResult GrpcLoad(uint16_t port, const inference::ModelInferRequest& request, int channels,
+                    int threads, double seconds, double warmup) {
+  using Stub = inference::GRPCInferenceService::Stub;
+  struct Slot {
+    std::unique_ptr<Stub> stub;
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<inference::ModelInferResponse>> reader;
+    inference::ModelInferResponse response;
+    grpc::Status status;
+    Clock::time_point start;
+  };
+  auto begin = Clock::now();
+  auto measure_from =
+      begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
+  auto stop = measure_from +
+              std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::vector<std::vector<float>> lat(threads);
+  std::vector<uint64_t> errors(threads, 0);
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) {
+    int n = channels / threads + (t < channels % threads ? 1 : 0);
+    ts.emplace_back([&, t, n] {
+      grpc::CompletionQueue cq;
+      std::vector<Slot> slots(n);
+      auto issue = [&](Slot& s) {
+        s.ctx = std::make_unique<grpc::ClientContext>();
+        s.response.Clear();
+        s.start = Clock::now();
+        s.reader = s.stub->AsyncModelInfer(s.ctx.get(), request, &cq);
+        s.reader->Finish(&s.response, &s.status, &s);
+      };
+      for (auto& s : slots) {
+        grpc::ChannelArguments args;
+        // A channel of its own per slot: otherwise grpc shares one connection between them.
+        args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+        s.stub = inference::GRPCInferenceService::NewStub(grpc::CreateCustomChannel(
+            "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials(), args));
+        issue(s);
+      }
+      int in_flight = n;
+      lat[t].reserve(1 << 20);
+      while (in_flight > 0) {
+        void* tag;
+        bool ok;
+        if (cq.Next(&tag, &ok) != true) break;
+        auto now = Clock::now();
+        Slot& s = *static_cast<Slot*>(tag);
+        if (s.start >= measure_from && now < stop) {
+          if (ok && s.status.ok()) {
+            lat[t].push_back(std::chrono::duration<float, std::micro>(now - s.start).count());
+          } else {
+            ++errors[t];
+          }
+        }
+        if (now >= stop) {
+          --in_flight;
+        } else {
+          issue(s);
+        }
+      }
+      cq.Shutdown();
+      void* tag;
+      bool ok;
+      while (cq.Next(&tag, &ok)) {
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  std::vector<float> all;
+  LoadResult r;
+  for (int t = 0; t < threads; ++t) {
+    all.insert(all.end(), lat[t].begin(), lat[t].end());
+    r.errors += errors[t];
+  }
+  r.ok = all.size();
+  r.rps = all.size() / seconds;
+  if (!all.empty()) {
+    std::sort(all.begin(), all.end());
+    r.p50_ms = all[all.size() / 2] / 1000.0;
+    r.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)] / 1000.0;
+  }
+  return r;
+}
+#endif
 
 }  // namespace
 
@@ -346,9 +443,9 @@ int main(int argc, char** argv) {
       "nginx's 114 000-141 000), p99 < 5 ms\n");
 
   // (b) skiff's model server, direct.
-  std::vector<std::string> args = {server_bin,     "--model-dir", model_dir,
-                                   "--model-name", "mnist",       "--address",
-                                   "127.0.0.1",    "--http-port", "0"};
+  std::vector<std::string> args = {server_bin, "--model-dir", model_dir,   "--model-name",
+                                   "mnist",    "--address",   "127.0.0.1", "--http-port",
+                                   "0",        "--grpc-port", "0"};
   args.insert(args.end(), server_extra.begin(), server_extra.end());
   std::string extra_text;
   for (const auto& s : server_extra) extra_text += " " + s;
@@ -392,6 +489,35 @@ int main(int argc, char** argv) {
     std::snprintf(note, sizeof(note), "   (body %zu B)", bodies.binary.size());
     Print("V2 binary infer", r, note);
     if (r.errors || r.ok == 0) rc = 1;
+#ifdef SKIFF_SERVING_GRPC
+    std::string log = Slurp(dir / "server.log");
+    size_t at = log.find("grpc listening on 127.0.0.1:");
+    if (at != std::string::npos) {
+      auto grpc_port = static_cast<uint16_t>(std::atoi(log.c_str() + at + 28));
+      inference::ModelInferRequest typed;
+      typed.set_model_name("mnist");
+      typed.set_id("bench");
+      auto* in = typed.add_inputs();
+      in->set_name("input");
+      in->set_datatype("FP32");
+      for (int64_t d : {1, 1, 28, 28}) in->add_shape(d);
+      inference::ModelInferRequest raw = typed;
+      in->mutable_contents()->mutable_fp32_contents()->Add(bodies.pixels.begin(),
+                                                           bodies.pixels.end());
+      raw.add_raw_input_contents(std::string(reinterpret_cast<const char*>(bodies.pixels.data()),
+                                             bodies.pixels.size() * sizeof(float)));
+      r = GrpcLoad(grpc_port, typed, connections, client_threads, seconds, 1.0);
+      std::snprintf(note, sizeof(note), "   (message %zu B)", typed.ByteSizeLong());
+      Print("V2 gRPC infer, fp32_contents", r, note);
+      if (r.errors || r.ok == 0) rc = 1;
+      r = GrpcLoad(grpc_port, raw, connections, client_threads, seconds, 1.0);
+      std::snprintf(note, sizeof(note), "   (message %zu B)", raw.ByteSizeLong());
+      Print("V2 gRPC infer, raw_input_contents", r, note);
+      if (r.errors || r.ok == 0) rc = 1;
+    } else {
+      std::printf("  V2 gRPC: the server did not say its gRPC port\n");
+    }
+#endif
   }
   std::string metrics;
   {

@@ -10,6 +10,13 @@ namespace {
 
 constexpr int kCodes[] = {200, 400, 404, 405, 413, 500, 501, 503, 504, 0};  // 0: any other
 
+// grpc::StatusCode names by value, as gRPC users read them.
+constexpr const char* kGrpcCodes[] = {
+    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED"};
+
 std::string Num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.9g", v);
@@ -83,6 +90,12 @@ void ModelStats::RecordResponse(int http_code, double seconds) {
   request_seconds.Observe(seconds);
 }
 
+void ModelStats::RecordGrpcResponse(int grpc_code, double seconds) {
+  size_t i = grpc_code >= 0 && grpc_code < static_cast<int>(grpc_by_code.size()) ? grpc_code : 2;
+  grpc_by_code[i].fetch_add(1, std::memory_order_relaxed);  // 2 is UNKNOWN
+  request_seconds.Observe(seconds);
+}
+
 ModelStats* Metrics::ForModel(const std::string& name) {
   std::lock_guard lock(mu_);
   auto& slot = models_[name];
@@ -125,6 +138,16 @@ std::string Metrics::Render(const std::string& extra) const {
       std::string code = kCodes[i] ? std::to_string(kCodes[i]) : "other";
       out += "skiff_inference_requests_total{model=\"" + EscapeLabel(model) + "\",code=\"" + code +
              "\"} " + std::to_string(n) + "\n";
+    }
+  }
+  out += "# HELP skiff_inference_grpc_requests_total gRPC ModelInfer answers by status code\n";
+  out += "# TYPE skiff_inference_grpc_requests_total counter\n";
+  for (const auto& [model, s] : models_) {
+    for (size_t i = 0; i < std::size(kGrpcCodes); ++i) {
+      uint64_t n = s->grpc_by_code[i].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      out += "skiff_inference_grpc_requests_total{model=\"" + EscapeLabel(model) + "\",code=\"" +
+             kGrpcCodes[i] + "\"} " + std::to_string(n) + "\n";
     }
   }
   out += "# HELP request_predict_seconds Time to answer a predict request, in seconds\n";

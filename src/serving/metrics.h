@@ -6,6 +6,7 @@
 //   request_predict_seconds{model_name}        end-to-end latency histogram (KServe)
 //   skiff_inference_requests_total{model,code} responses by HTTP status code
 //   skiff_inference_batch_size{model}          rows per model execution (histogram)
+//   skiff_inference_grpc_requests_total{model,code}   gRPC ModelInfer answers by gRPC status code
 // Everything is updated with relaxed atomics: no lock on the request path.
 #pragma once
 
@@ -53,6 +54,11 @@ struct ModelStats {
 
   void RecordResponse(int http_code, double seconds);
   static size_t CodeIndex(int http_code);
+
+  // gRPC ModelInfer answers by status code (0 OK .. 16 UNAUTHENTICATED); the Triton counters and
+  // the latency histogram above count both protocols.
+  std::array<std::atomic<uint64_t>, 17> grpc_by_code{};
+  void RecordGrpcResponse(int grpc_code, double seconds);
 };
 
 // Owns one ModelStats per model name for the life of the server (counters stay monotonic across

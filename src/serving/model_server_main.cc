@@ -1,11 +1,12 @@
 // skiff-model-server: the data plane of InferenceServices (image skiff/model-server). Serves the
-// models of a directory or a model repository over Open Inference Protocol V2 REST and KServe V1;
-// see src/serving/README.md.
+// models of a directory or a model repository over Open Inference Protocol V2 REST and gRPC and
+// KServe V1; see src/serving/README.md.
 #include <signal.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,9 @@
 #include "ml/flags.h"
 #include "ml/system.h"
 #include "serving/codec.h"
+#ifdef SKIFF_SERVING_GRPC
+#include "serving/grpc_frontend.h"
+#endif
 #include "serving/http_server.h"
 #include "serving/model.h"
 #include "serving/repository.h"
@@ -33,6 +37,10 @@ const std::vector<ml::FlagSpec>& Flags() {
       {"address", "0.0.0.0", "listen address"},
       {"http-port", "8080", "HTTP port (0: pick a free one; the ready line says which)"},
       {"http-threads", "", "HTTP event loops (default: CPUs available to this container)"},
+      {"grpc-port", "",
+       "V2 gRPC port (default 8081, or a free one when 8081 is taken; 0: pick a free one; "
+       "off or negative: no gRPC)"},
+      {"grpc-threads", "", "gRPC completion queues, one thread each (default: half the CPUs)"},
       {"max-batch-size", "0", "dynamic batching: rows per forward pass (0 or 1: off)"},
       {"max-latency-us", "500", "dynamic batching: longest wait for a batch to fill, µs"},
       {"instances", "1", "model copies per model, each with its own thread"},
@@ -92,6 +100,25 @@ int Main(int argc, char** argv) {
                                             : ml::AvailableCpus();
   http.max_body_bytes = static_cast<size_t>(integer("max-body-bytes", 1, 1LL << 34));
   http.error_body = [](int, const std::string& message) { return ErrorJson(message); };
+  // gRPC: KServe's --grpc_port, default 8081. Only the default falls back to a free port when taken
+  // (several servers on one host in tests); a port given explicitly must be bound.
+  const bool grpc_explicit = flags->Has("grpc-port");
+  long long grpc_port = 8081;
+  if (grpc_explicit) {
+    grpc_port = flags->Str("grpc-port") == "off"
+                    ? -1
+                    : integer("grpc-port", std::numeric_limits<int>::min(), 65535);
+  }
+  const bool grpc_on = grpc_port >= 0;
+#ifdef SKIFF_SERVING_GRPC
+  GrpcServerOptions grpc;
+  grpc.address = http.address;
+  grpc.port = static_cast<uint16_t>(std::max(grpc_port, 0LL));
+  // Half the CPUs: on 2 CPUs one queue thread serves ~20-40 % more calls than two (bench/).
+  grpc.threads = flags->Has("grpc-threads") ? static_cast<int>(integer("grpc-threads", 1, 256))
+                                            : std::max(1, ml::AvailableCpus() / 2);
+  grpc.max_message_bytes = http.max_body_bytes;
+#endif
 
   // Signals are taken by sigwait below; threads created from here on inherit the mask.
   sigset_t signals;
@@ -122,12 +149,35 @@ int Main(int argc, char** argv) {
   // Listen first: liveness answers while models load, readiness only after.
   if (Status st = server->Start(); !st.ok()) return Fail(st.message());
   std::printf("skiff-model-server listening on %s:%u\n", http.address.c_str(), server->port());
+#ifdef SKIFF_SERVING_GRPC
+  std::unique_ptr<GrpcFrontend> grpc_frontend;
+  if (grpc_on) {
+    grpc_frontend = std::make_unique<GrpcFrontend>(repo.get(), &metrics);
+    Status st = grpc_frontend->Start(grpc);
+    if (!st.ok() && !grpc_explicit) {
+      SKIFF_LOG(Warn) << st.message() << "; gRPC takes a free port instead";
+      grpc.port = 0;
+      grpc_frontend = std::make_unique<GrpcFrontend>(repo.get(), &metrics);
+      st = grpc_frontend->Start(grpc);
+    }
+    if (!st.ok()) return Fail(st.message());
+    std::printf("skiff-model-server grpc listening on %s:%u\n", grpc.address.c_str(),
+                grpc_frontend->port());
+  } else {
+    std::printf("skiff-model-server grpc: off\n");
+  }
+#else
+  if (grpc_on) std::printf("skiff-model-server grpc: off (built without gRPC)\n");
+#endif
   std::fflush(stdout);
   Status loaded = repo->LoadAll();
   if (!loaded.ok()) {
     SKIFF_LOG(Error) << "not every model loaded: " << loaded.message();
   }
   frontend->SetStartupDone();
+#ifdef SKIFF_SERVING_GRPC
+  if (grpc_frontend) grpc_frontend->SetStartupDone();
+#endif
   std::printf("skiff-model-server ready: %s\n", loaded.ok() ? "all models loaded" : "with errors");
   std::fflush(stdout);
 
@@ -137,6 +187,9 @@ int Main(int argc, char** argv) {
   // Order matters: no new requests, then drain the models (their completions still reach the
   // frontend), then stop the control thread; the server's loops outlive every Responder.
   server->Stop();
+#ifdef SKIFF_SERVING_GRPC
+  if (grpc_frontend) grpc_frontend->Stop();  // answers the calls it accepted
+#endif
   repo->UnloadAll();
   frontend.reset();
   repo.reset();
