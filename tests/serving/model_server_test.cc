@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <torch/script.h>
 #include <unistd.h>
@@ -14,15 +13,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <thread>
 
 #include "common/json.h"
 #include "ml/prepare.h"
+#include "model_fixture.h"
 #include "serving/model.h"
 #include "test_http.h"
-
-extern char** environ;
 
 namespace skiff::serving {
 namespace {
@@ -31,75 +28,7 @@ namespace fs = std::filesystem;
 using testing::Connection;
 using testing::Fetch;
 using testing::HttpReply;
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-pid_t Spawn(const std::vector<std::string>& args, const fs::path& log) {
-  std::vector<std::string> a = args;
-  std::vector<char*> argv;
-  for (auto& s : a) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
-}
-
-int RunToEnd(const std::vector<std::string>& args, const fs::path& log) {
-  pid_t pid = Spawn(args, log);
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) < 0) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-// Test images of the prepared slice: raw pixels as floats, and labels.
-struct Images {
-  int64_t count = 0;
-  std::vector<float> x;  // count x 784
-  std::vector<int32_t> y;
-};
-
-Images ReadTestSplit(const fs::path& data_dir) {
-  std::string bin = Slurp(data_dir / "test.bin");
-  Images im;
-  uint64_t count;
-  uint32_t features, dtype;
-  std::memcpy(&count, bin.data() + 8, 8);
-  std::memcpy(&features, bin.data() + 16, 4);
-  std::memcpy(&dtype, bin.data() + 20, 4);
-  EXPECT_EQ(features, 784u);
-  EXPECT_EQ(dtype, 1u);  // uint8 pixels
-  im.count = static_cast<int64_t>(count);
-  const auto* px = reinterpret_cast<const uint8_t*>(bin.data() + 24);
-  im.x.assign(px, px + count * features);
-  im.y.resize(count);
-  std::memcpy(im.y.data(), bin.data() + 24 + count * features, count * 4);
-  return im;
-}
-
-std::string FloatsJson(const float* v, size_t n) {
-  std::string s = "[";
-  for (size_t i = 0; i < n; ++i) {
-    if (i) s += ",";
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.9g", v[i]);
-    s += buf;
-  }
-  return s + "]";
-}
-
-std::vector<float> JsonFloats(const Json& j) {
-  std::vector<float> v;
-  for (const auto& x : j) v.push_back(x.get<float>());
-  return v;
-}
+using namespace testing;  // NOLINT: the fixture helpers
 
 class ModelServerTest : public ::testing::Test {
  protected:
@@ -132,21 +61,7 @@ class ModelServerTest : public ::testing::Test {
                "127.0.0.1", "--http-port", "0", "--http-threads", "2", "--max-batch-size", "16",
                "--max-latency-us", "2000", "--max-body-bytes", "2000000"},
               dir_ / "server.log");
-    for (int i = 0; i < 600 && port_ == 0; ++i) {
-      std::string log = Slurp(dir_ / "server.log");
-      std::smatch m;
-      if (log.find("skiff-model-server ready") != std::string::npos &&
-          std::regex_search(log, m, std::regex("listening on 127\\.0\\.0\\.1:(\\d+)"))) {
-        port_ = static_cast<uint16_t>(std::stoi(m[1]));
-        break;
-      }
-      int status;
-      if (waitpid(server_, &status, WNOHANG) == server_) {
-        server_ = -1;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    port_ = WaitListening(server_, dir_ / "server.log", "skiff-model-server ready");
     if (port_ == 0) setup_error_ += "server did not start: " + Slurp(dir_ / "server.log");
     images_ = ReadTestSplit(dir_ / "data");
     module_ = torch::jit::load((dir_ / "repo/mnist/model.pt").string());
