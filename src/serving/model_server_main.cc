@@ -20,6 +20,7 @@
 #endif
 #include "serving/http_server.h"
 #include "serving/model.h"
+#include "serving/process.h"
 #include "serving/repository.h"
 #include "serving/rest_frontend.h"
 #include "serving/torch_model.h"
@@ -64,14 +65,7 @@ int Main(int argc, char** argv) {
       std::cout << "usage: skiff-model-server [flags]\n" << ml::FlagHelp(Flags());
       return 0;
     }
-    // KServe's model servers take --model_name, --http_port: accept both spellings.
-    if (a.rfind("--", 0) == 0) {
-      size_t end = a.find('=');
-      for (size_t k = 2; k < std::min(end, a.size()); ++k) {
-        if (a[k] == '_') a[k] = '-';
-      }
-    }
-    args.push_back(a);
+    args.push_back(KebabFlag(a));  // KServe's --model_name spelling too
   }
   auto flags = ml::Flags::Parse(args, Flags());
   if (!flags.ok()) return Fail(flags.status().message());
@@ -121,12 +115,7 @@ int Main(int argc, char** argv) {
 #endif
 
   // Signals are taken by sigwait below; threads created from here on inherit the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  sigset_t signals = BlockTerminationSignals();
 
   RegisterTorchScriptBackend();
   RegisterXgboostBackend();

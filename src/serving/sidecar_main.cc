@@ -11,6 +11,7 @@
 #include "ml/flags.h"
 #include "serving/codec.h"
 #include "serving/http_server.h"
+#include "serving/process.h"
 #include "serving/sidecar.h"
 
 namespace skiff::serving {
@@ -44,13 +45,7 @@ int Main(int argc, char** argv) {
       return 0;
     }
     if (i == 1 && (a == "transformer" || a == "explainer")) a = "--mode=" + a;
-    // KServe passes --predictor_host, --model_name, --http_port: accept both spellings.
-    if (a.rfind("--", 0) == 0) {
-      for (size_t k = 2; k < std::min(a.find('='), a.size()); ++k) {
-        if (a[k] == '_') a[k] = '-';
-      }
-    }
-    args.push_back(a);
+    args.push_back(KebabFlag(a));  // KServe's --model_name spelling too
   }
   auto flags = ml::Flags::Parse(args, Flags());
   if (!flags.ok()) return Fail(flags.status().message());
@@ -82,12 +77,7 @@ int Main(int argc, char** argv) {
   o.workers = static_cast<int>(*workers);
   o.explain_patch = static_cast<int>(*patch);
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  sigset_t signals = BlockTerminationSignals();
 
   Sidecar sidecar(o);
   HttpServerOptions http;

@@ -28,6 +28,7 @@ using testing::Fetch;
 using testing::FloatsJson;
 using testing::JsonFloats;
 using testing::Slurp;
+using testing::StopsCleanly;
 
 class GrpcFrontendTest : public ::testing::Test {
  protected:
@@ -64,13 +65,8 @@ class GrpcFrontendTest : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
-    if (server_ > 0) {
-      kill(server_, SIGTERM);
-      int status = 0;
-      waitpid(server_, &status, 0);
-      // gRPC shuts down with the rest: SIGTERM still drains and exits 0.
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Slurp(dir_ / "server.log");
-    }
+    // gRPC shuts down with the rest: SIGTERM still drains and exits 0.
+    if (server_ > 0) EXPECT_TRUE(StopsCleanly(server_)) << Slurp(dir_ / "server.log");
     fs::remove_all(dir_);
   }
 

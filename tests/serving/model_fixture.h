@@ -4,6 +4,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,6 +71,15 @@ inline uint16_t WaitListening(pid_t pid, const fs::path& log, const std::string&
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return 0;
+}
+
+// SIGTERM, then waits: true when the process drained and exited 0 (the servers' contract).
+inline bool StopsCleanly(pid_t pid) {
+  if (pid <= 0) return false;
+  kill(pid, SIGTERM);
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return false;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 // Test images of a prepared slice: raw pixels (0-255) as floats, and labels.

@@ -69,13 +69,8 @@ class ModelServerTest : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
-    if (server_ > 0) {
-      kill(server_, SIGTERM);
-      int status = 0;
-      waitpid(server_, &status, 0);
-      // A clean shutdown: SIGTERM drains and exits 0.
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Slurp(dir_ / "server.log");
-    }
+    // A clean shutdown: SIGTERM drains and exits 0.
+    if (server_ > 0) EXPECT_TRUE(StopsCleanly(server_)) << Slurp(dir_ / "server.log");
     fs::remove_all(dir_);
   }
 
