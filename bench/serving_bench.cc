@@ -61,6 +61,7 @@ pid_t Spawn(const std::vector<std::string>& args, const fs::path& log) {
   pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    setpgid(0, 0);  // its own group, so a peer's workers stop with it
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
@@ -225,6 +226,55 @@ std::string HttpPost(const std::string& path, const std::string& body,
                      const std::string& extra_headers = "") {
   return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
          extra_headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// A port nobody listens on now (bound to 0 and released), for the peers that need one named.
+uint16_t FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// True once GET `path` on 127.0.0.1:port answers 200 (polled for up to `timeout_s`).
+bool WaitHttp200(uint16_t port, const std::string& path, double timeout_s) {
+  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+  const std::string req =
+      "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  while (Clock::now() < deadline) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char buf[64] = {};
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+              write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()) &&
+              read(fd, buf, sizeof(buf) - 1) > 12 && std::strncmp(buf + 9, "200", 3) == 0;
+    close(fd);
+    if (ok) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
+
+// Stops a peer process started with Spawn: SIGTERM to its process group, then SIGKILL.
+void StopPeer(pid_t pid) {
+  if (pid <= 0) return;
+  kill(-pid, SIGTERM);
+  kill(pid, SIGTERM);
+  for (int i = 0; i < 50; ++i) {
+    if (waitpid(pid, nullptr, WNOHANG) == pid) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  kill(-pid, SIGKILL);
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
 }
 
 void Print(const char* name, const LoadResult& r, const char* note) {
@@ -546,6 +596,28 @@ int main(int argc, char** argv) {
   kill(server, SIGTERM);
   waitpid(server, nullptr, 0);
 
+  // (c) what users write by hand: FastAPI + uvicorn + PyTorch, 2 workers (Debian's packages).
+  if (fs::exists("/usr/bin/python3") && fs::exists(SKIFF_FASTAPI_REF)) {
+    uint16_t ref_port = FreePort();
+    pid_t ref = Spawn({"/usr/bin/python3", SKIFF_FASTAPI_REF, model_dir + "/model.pt",
+                       std::to_string(ref_port), "2"},
+                      dir / "fastapi.log");
+    if (WaitHttp200(ref_port, "/v2/health/ready", 60)) {
+      std::printf("\n(c) FastAPI + uvicorn + PyTorch, 2 workers (bench/serving_fastapi_ref.py)\n");
+      LoadGenerator json(ref_port, HttpPost("/v2/models/mnist/infer", bodies.json), connections,
+                         client_threads);
+      char note[64];
+      std::snprintf(note, sizeof(note), "   (body %zu B)", bodies.json.size());
+      Print("V2 JSON", json.Run(seconds, 1.0), note);
+    } else {
+      std::printf(
+          "\n(c) FastAPI reference did not start (python3-fastapi, python3-uvicorn, "
+          "python3-torch):\n%s\n",
+          Slurp(dir / "fastapi.log").c_str());
+    }
+    StopPeer(ref);
+  }
+
   // (d) the HTTP ceiling on this machine: a fixed 200 body from each server, same generator.
   std::printf("\nHTTP ceiling, fixed 17-byte 200 response, %d threads:\n",
               std::max(2u, std::thread::hardware_concurrency()));
@@ -575,6 +647,33 @@ int main(int argc, char** argv) {
       Print("http/server (Boost.Beast)",
             LoadGenerator(s->port(), get, connections, client_threads).Run(seconds, 0.5), "");
       s->Stop();
+    }
+  }
+
+  {
+    // nginx, 2 workers, returning the body from its config: the HTTP ceiling users know.
+    uint16_t nginx_port = FreePort();
+    fs::path conf = dir / "nginx.conf";
+    std::ofstream(conf) << "worker_processes 2;\npid " << (dir / "nginx.pid").string()
+                        << ";\nerror_log " << (dir / "nginx.err").string()
+                        << ";\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  "
+                           "keepalive_requests 100000000;\n"
+                        << "  server {\n    listen 127.0.0.1:" << nginx_port
+                        << ";\n    location / { default_type application/json; return 200 "
+                           "'{\"ready\": true}\\n'; }\n  }\n}\n";
+    std::string nginx_bin = fs::exists("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "";
+    if (!nginx_bin.empty()) {
+      pid_t ng = Spawn({nginx_bin, "-c", conf.string(), "-p", dir.string(), "-g", "daemon off;"},
+                       dir / "nginx.log");
+      if (WaitHttp200(nginx_port, "/v2/health/ready", 10)) {
+        Print("nginx 2 workers (the issue's (d))",
+              LoadGenerator(nginx_port, get, connections, client_threads).Run(seconds, 0.5), "");
+      } else {
+        std::printf("  nginx did not start: %s\n", Slurp(dir / "nginx.err").c_str());
+      }
+      StopPeer(ng);
+    } else {
+      std::printf("  nginx: not installed (scripts/bootstrap installs nginx-light)\n");
     }
   }
 
