@@ -104,6 +104,16 @@ int Main(int argc, char** argv) {
   up_cmd->add_flag(
       "--no-agent", up.no_agent,
       "Run no node agent: Pods are scheduled to no node here (API and controllers only)");
+  up_cmd->add_option("--gateway-address", up.gateway_address, "Inference gateway listen address");
+  auto* gateway_port = up_cmd->add_option(
+      "--gateway-port", up.gateway_port, "Inference gateway port (default 8081; 0: any free port)");
+  up_cmd->add_option("--gateway-threads", up.gateway_threads, "Inference gateway event loops");
+  up_cmd->add_option("--ingress-domain", up.ingress_domain,
+                     "Domain of InferenceService URLs: http://{isvc}.{namespace}.{domain}");
+  up_cmd->add_option("--autoscaler-stable-window", up.autoscaler_stable_window,
+                     "Autoscaler stable window (panic window: 10%), e.g. 60s or 2s");
+  up_cmd->add_option("--autoscaler-scale-to-zero-grace", up.autoscaler_scale_to_zero_grace,
+                     "Idle time after the stable window before scaling to zero, e.g. 30s");
 
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
@@ -128,6 +138,7 @@ int Main(int argc, char** argv) {
   if (data_dir.empty()) data_dir = DefaultDataDir();
   if (*up_cmd) {
     up.data_dir = data_dir;
+    up.gateway_port_explicit = gateway_port->count() > 0;
     return RunUp(up);
   }
   if (*version_cmd) {

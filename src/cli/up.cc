@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "controllers/core_controllers.h"
 #include "controllers/manager.h"
+#include "inference/serving.h"
 #include "node/agent.h"
 #include "node/volume_provisioner.h"
 #include "runtime/runtime.h"
@@ -31,6 +32,31 @@ std::string ExecutableDir() {
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? "." : self.parent_path().string();
+}
+
+// "60s", "500ms", "2m", or plain seconds.
+bool ParseDurationFlag(const std::string& text, std::chrono::milliseconds* out) {
+  size_t end = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &end);
+  } catch (...) {
+    return false;
+  }
+  const std::string unit = text.substr(end);
+  double ms = 0;
+  if (unit == "ms") {
+    ms = v;
+  } else if (unit == "s" || unit.empty()) {
+    ms = v * 1000;
+  } else if (unit == "m") {
+    ms = v * 60000;
+  } else {
+    return false;
+  }
+  if (ms < 0) return false;
+  *out = std::chrono::milliseconds(static_cast<int64_t>(ms));
+  return true;
 }
 
 }  // namespace
@@ -83,6 +109,28 @@ int RunUp(const UpOptions& options) {
   }
   if (Status s = training::StartTrainingControllers(manager, client.get()); !s.ok()) {
     std::cerr << "skiff up: " << s.message() << "\n";
+    return 1;
+  }
+  // InferenceServices: controller, autoscaler and the gateway (listening before the ready line).
+  inference::ServingOptions serving_options;
+  serving_options.data_dir = so.data_dir;
+  serving_options.domain = options.ingress_domain;
+  serving_options.gateway.address = options.gateway_address;
+  serving_options.gateway.port = options.gateway_port;
+  serving_options.gateway.fallback_to_free_port = !options.gateway_port_explicit;
+  serving_options.gateway.threads = options.gateway_threads;
+  if (!ParseDurationFlag(options.autoscaler_stable_window,
+                         &serving_options.autoscaler.stable_window) ||
+      serving_options.autoscaler.stable_window.count() <= 0 ||
+      !ParseDurationFlag(options.autoscaler_scale_to_zero_grace,
+                         &serving_options.autoscaler.scale_to_zero_grace)) {
+    std::cerr << "skiff up: --autoscaler-stable-window and --autoscaler-scale-to-zero-grace take "
+                 "durations such as 60s or 500ms\n";
+    return 1;
+  }
+  auto serving = inference::Serving::Start(manager, client.get(), serving_options);
+  if (!serving.ok()) {
+    std::cerr << "skiff up: " << serving.status().message() << "\n";
     return 1;
   }
   // The node agent runs this machine's Pods; its containers outlive a crash of skiff and are
@@ -153,6 +201,8 @@ int RunUp(const UpOptions& options) {
   std::cout << "skiff is ready at " << (*server)->url() << " (" << ms << " ms)\n"
             << "  kubeconfig: " << kc_path << "   (export KUBECONFIG=" << kc_path << ")\n"
             << "  data:       " << so.data_dir << "\n"
+            << "  gateway:    " << (*serving)->gateway_url() << "   (Host: {isvc}.{namespace}."
+            << options.ingress_domain << ", or path /serving/{namespace}/{isvc}/...)\n"
             << std::flush;
 
   int sig = 0;
@@ -160,6 +210,7 @@ int RunUp(const UpOptions& options) {
   SKIFF_LOG(Info) << "received signal " << sig << ", stopping";
   // Graceful node shutdown first: Pods are stopped and recorded while the API still runs.
   if (agent) agent->Shutdown();
+  (*serving)->Stop();
   manager.Stop();
   (*server)->Stop();
   return 0;
