@@ -45,7 +45,7 @@ StatusOr<http::Response> Call(const SidecarOptions& o, const std::string& method
                               const std::string& target, std::string body) {
   http::ClientRequest req;
   req.method = method;
-  req.target = target;
+  req.target = o.predictor_prefix + target;
   req.body = std::move(body);
   if (!req.body.empty()) req.headers["Content-Type"] = "application/json";
   auto r = PredictorClient(o).Do(req);

@@ -33,6 +33,9 @@ struct SidecarOptions {
   std::string mode;  // "transformer" or "explainer"
   std::string predictor_host = "127.0.0.1";
   uint16_t predictor_port = 8080;
+  // A path prefix before the predictor's routes ("/serving/ns/isvc-predictor" when the predictor
+  // is reached through skiff's gateway); empty for a predictor reached directly.
+  std::string predictor_prefix;
   int workers = 2;
   int explain_patch = 0;  // occlusion patch side in pixels (0: a seventh of the image side)
 };

@@ -20,7 +20,7 @@ namespace {
 const std::vector<ml::FlagSpec>& Flags() {
   static const std::vector<ml::FlagSpec> kFlags = {
       {"mode", "", "transformer (images to tensors) or explainer (occlusion saliency)"},
-      {"predictor-host", "127.0.0.1:8080", "the predictor's HOST[:PORT] (V2 REST)"},
+      {"predictor-host", "127.0.0.1:8080", "the predictor's HOST[:PORT][/PATH] (V2 REST)"},
       {"model-name", "", "accepted for KServe compatibility; the model comes from the URL"},
       {"address", "0.0.0.0", "listen address"},
       {"http-port", "8080", "HTTP port (0: pick a free one)"},
@@ -54,7 +54,16 @@ int Main(int argc, char** argv) {
   if (o.mode != "transformer" && o.mode != "explainer") {
     return Fail("--mode must be transformer or explainer");
   }
+  // HOST[:PORT][/PATH]: KServe passes a bare service name; skiff's gateway passes its own address
+  // and the predictor's route prefix.
   std::string host = flags->Str("predictor-host");
+  if (size_t slash = host.find('/'); slash != std::string::npos) {
+    o.predictor_prefix = host.substr(slash);
+    while (!o.predictor_prefix.empty() && o.predictor_prefix.back() == '/') {
+      o.predictor_prefix.pop_back();
+    }
+    host = host.substr(0, slash);
+  }
   if (size_t colon = host.rfind(':'); colon != std::string::npos) {
     auto port = ml::Flags::Parse({"--p=" + host.substr(colon + 1)}, {{"p", "", ""}});
     auto p = port.ok() ? port->Int("p", 1, 65535) : StatusOr<long long>(port.status());
@@ -88,8 +97,9 @@ int Main(int argc, char** argv) {
     sidecar.Handle(r, std::move(resp));
   });
   if (Status st = server.Start(); !st.ok()) return Fail(st.message());
-  std::printf("skiff-model-sidecar %s listening on %s:%u, predictor %s:%u\n", o.mode.c_str(),
-              http.address.c_str(), server.port(), o.predictor_host.c_str(), o.predictor_port);
+  std::printf("skiff-model-sidecar %s listening on %s:%u, predictor %s:%u%s\n", o.mode.c_str(),
+              http.address.c_str(), server.port(), o.predictor_host.c_str(), o.predictor_port,
+              o.predictor_prefix.c_str());
   std::fflush(stdout);
   int sig = 0;
   sigwait(&signals, &sig);
