@@ -16,6 +16,7 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <random>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -540,7 +541,10 @@ class NodeAgent::Impl : public ObjectSource {
   std::map<std::string, std::vector<runtime::ContainerState>> recovered_;  // by pod uid
   std::set<std::string> used_ips_;
   std::map<std::string, std::string> ip_by_key_;
-  uint32_t ip_cursor_ = 0;
+  // Starts at a random place in the range: several agents on one machine (two skiff instances,
+  // parallel tests) then rarely hand out the same address, which would let one's Pod answer for
+  // another's (a readiness probe reaching the wrong server).
+  uint32_t ip_cursor_ = std::random_device{}() % (256 * 256 - 2 * 256);
   std::map<int, std::string> gpu_owner_;  // GPU index -> pod uid
   struct ExecWait {
     bool done = false;
