@@ -102,7 +102,7 @@ def main():
             text = open(log_path).read()
             h = re.search(r"^skiff-model-server listening on 127\.0\.0\.1:(\d+)", text, re.M)
             g = re.search(r"^skiff-model-server grpc listening on 127\.0\.0\.1:(\d+)", text, re.M)
-            if h and g and "ready" in text:
+            if h and g and "skiff-model-server ready" in text:
                 http_port, grpc_port = int(h.group(1)), int(g.group(1))
                 break
             if server.poll() is not None:

@@ -76,7 +76,7 @@ def main():
         for _ in range(300):
             text = open(log_path).read()
             m = re.search(r"listening on 127\.0\.0\.1:(\d+)", text)
-            if m and "ready" in text:
+            if m and "skiff-model-server ready" in text:
                 port = int(m.group(1))
                 break
             if server.poll() is not None:
