@@ -32,6 +32,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
+#include "common/json.h"
 #include "http/server.h"
 #include "serving/http_server.h"
 #include "serving/model.h"
@@ -595,6 +597,70 @@ int main(int argc, char** argv) {
   }
   kill(server, SIGTERM);
   waitpid(server, nullptr, 0);
+
+  // (a) the same model as an InferenceService of a real `skiff up`, through its gateway: the
+  // controller runs the model server as a Pod (built-in skiff-torchscript runtime, same batcher
+  // settings), the gateway routes by Host.
+  if (std::string skiff_bin = (self / "../bin/skiff").lexically_normal().string();
+      fs::exists(skiff_bin)) {
+    const uint16_t gw_port = FreePort();
+    skiff::bench::Skiff up(skiff_bin, (dir / "skiff").string(),
+                           {"--gateway-port", std::to_string(gw_port)});
+    fs::create_directories(dir / "skiff");
+    std::printf(
+        "\n(a) InferenceService through skiff's gateway (Host: mnist.default.example.com)\n");
+    if (up.Start()) {
+      auto client = up.NewClient();
+      skiff::Json isvc = {{"apiVersion", "serving.kserve.io/v1beta1"},
+                          {"kind", "InferenceService"},
+                          {"metadata", {{"name", "mnist"}, {"namespace", "default"}}},
+                          {"spec",
+                           {{"predictor",
+                             {{"model",
+                               {{"modelFormat", {{"name", "pytorch"}}},
+                                {"storageUri", "file://" + fs::absolute(model_dir).string()}}},
+                              {"batcher", {{"maxBatchSize", 32}, {"maxLatency", 0}}}}}}}};
+      auto created = client->Do(
+          up.Req("POST", "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices",
+                 isvc.dump()));
+      bool ready = false;
+      for (int i = 0; i < 600 && created.ok() && created->status < 300 && !ready; ++i) {
+        auto got = client->Do(
+            up.Get("/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/mnist"));
+        if (got.ok() && got->status == 200) {
+          auto j = skiff::ParseJson(got->body);
+          for (const auto& c : j.ok() ? j->value("status", skiff::Json::object())
+                                            .value("conditions", skiff::Json::array())
+                                      : skiff::Json::array()) {
+            ready = ready || (c.value("type", "") == "Ready" && c.value("status", "") == "True");
+          }
+        }
+        if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (ready) {
+        const std::string host = "mnist.default.example.com";
+        auto request = [&](const std::string& body) {
+          return "POST /v2/models/mnist/infer HTTP/1.1\r\nHost: " + host +
+                 "\r\nContent-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body;
+        };
+        char note[64];
+        std::snprintf(note, sizeof(note), "   (body %zu B)", bodies.json.size());
+        Print("V2 JSON infer",
+              LoadGenerator(gw_port, request(bodies.json), connections, client_threads)
+                  .Run(seconds, 1.0),
+              note);
+      } else {
+        std::printf("  the InferenceService did not become Ready (%s)\n",
+                    created.ok() ? created->body.substr(0, 300).c_str()
+                                 : created.status().message().c_str());
+        rc = 1;
+      }
+      up.Stop();
+    } else {
+      rc = 1;
+    }
+  }
 
   // (c) what users write by hand: FastAPI + uvicorn + PyTorch, 2 workers (Debian's packages).
   if (fs::exists("/usr/bin/python3") && fs::exists(SKIFF_FASTAPI_REF)) {
