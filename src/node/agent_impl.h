@@ -16,9 +16,9 @@
 #include <deque>
 #include <filesystem>
 #include <map>
-#include <random>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <shared_mutex>
 #include <sstream>
