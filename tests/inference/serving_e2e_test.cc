@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "../client/test_util.h"
+#include "../node/local_node.h"
 #include "common/encoding.h"
 #include "common/file.h"
 #include "controllers/object_meta.h"
@@ -66,32 +67,13 @@ class TrainedModel {
 
 const client::Resource kIsvcs{"serving.kserve.io", "v1beta1", "inferenceservices"};
 
-class ServingE2eTest : public ::testing::Test {
+class ServingE2eTest : public ::testing::Test, protected skiff::testing::LocalNode {
  protected:
   void SetUp() override {
     const TrainedModel& model = TrainedModel::Get();
     if (!model.ok()) GTEST_SKIP() << model.error();
-    runtime::RuntimeOptions ro;
-    ro.shim_path = SKIFF_SHIM;
-    auto rt = runtime::NewLocalRuntime(ro);
-    ASSERT_TRUE(rt.ok()) << rt.status().ToString();
-    rt_ = std::move(*rt);
-    mgr_ = std::make_unique<controllers::Manager>(env_.client.get());
-    node::AgentOptions o;
-    o.node_name = "test-node";
-    o.data_dir = data_.path();
-    o.bin_dir = kBin;
-    o.backoff_initial = milliseconds(300);
-    o.backoff_max = milliseconds(1200);
-    o.shutdown_grace = milliseconds(2000);
-    auto agent = node::NodeAgent::Create(*mgr_, env_.client.get(), rt_.get(), o);
-    ASSERT_TRUE(agent.ok()) << agent.status().ToString();
-    agent_ = std::move(*agent);
-    scheduler::SchedulerOptions so;
-    so.registry = &env_.registry;
-    so.initial_backoff = milliseconds(20);
-    so.max_backoff = milliseconds(200);
-    ASSERT_TRUE(scheduler::StartScheduler(*mgr_, env_.client.get(), so).ok());
+    SetUpNode(env_, data_.path(), kBin);
+    if (HasFatalFailure()) return;
     ServingOptions sopts;
     sopts.data_dir = data_.path();
     sopts.gateway.port = 0;
@@ -100,16 +82,14 @@ class ServingE2eTest : public ::testing::Test {
     auto serving = Serving::Start(*mgr_, env_.client.get(), sopts);
     ASSERT_TRUE(serving.ok()) << serving.status().ToString();
     serving_ = std::move(*serving);
-    mgr_->Start();
+    StartNode();
   }
   void TearDown() override {
-    if (agent_) agent_->Shutdown();
-    if (serving_) serving_->Stop();
-    if (mgr_) mgr_->Stop();
+    StopNode([this] {
+      if (serving_) serving_->Stop();
+    });
     serving_.reset();
-    agent_.reset();
-    mgr_.reset();
-    rt_.reset();
+    ReleaseNode();
     KillLeftovers(data_.path());
   }
 
@@ -227,9 +207,6 @@ class ServingE2eTest : public ::testing::Test {
 
   skiff::testing::InProcessEnv env_;
   skiff::testing::TempDir data_;
-  std::unique_ptr<runtime::Runtime> rt_;
-  std::unique_ptr<controllers::Manager> mgr_;
-  std::unique_ptr<node::NodeAgent> agent_;
   std::unique_ptr<Serving> serving_;
 };
 
