@@ -37,18 +37,7 @@ class GrpcFrontendTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "repo");
     if (!ml::FindFashionMnist("").ok()) return;
-    auto run = [&](const std::string& tag, std::vector<std::string> args) {
-      args.insert(args.begin(), SKIFF_ML);
-      int rc = testing::RunToEnd(args, dir_ / (tag + ".log"));
-      if (rc != 0) setup_error_ += tag + " failed: " + Slurp(dir_ / (tag + ".log"));
-      return rc == 0;
-    };
-    if (!run("prepare", {"prepare", "--out", (dir_ / "data").string(), "--limit", "200"}) ||
-        !run("train",
-             {"train", "--data", (dir_ / "data").string(), "--out", (dir_ / "repo/mnist").string(),
-              "--model", "mlp", "--epochs", "1", "--limit", "200", "--threads", "1"})) {
-      return;
-    }
+    if (!testing::TrainTinyMlp(dir_, dir_ / "repo/mnist", 200, &setup_error_)) return;
     server_ = testing::Spawn(
         {SKIFF_MODEL_SERVER, "--model-repository", (dir_ / "repo").string(), "--address",
          "127.0.0.1", "--http-port", "0", "--grpc-port", "0", "--http-threads", "2",

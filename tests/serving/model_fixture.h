@@ -73,6 +73,29 @@ inline uint16_t WaitListening(pid_t pid, const fs::path& log, const std::string&
   return 0;
 }
 
+// Runs `skiff-ml <args>` with its output in dir/<tag>.log; appends "<tag> failed: <log>" to
+// `error` and returns false when it fails.
+inline bool RunSkiffMl(const fs::path& dir, const std::string& tag, std::vector<std::string> args,
+                       std::string* error) {
+  args.insert(args.begin(), SKIFF_ML);
+  if (RunToEnd(args, dir / (tag + ".log")) == 0) return true;
+  *error += tag + " failed: " + Slurp(dir / (tag + ".log"));
+  return false;
+}
+
+// A tiny Fashion-MNIST MLP in seconds: the first `limit` images prepared into dir/data and one
+// epoch trained into `model_dir`. Accuracy does not matter to the serving tests, equality does.
+inline bool TrainTinyMlp(const fs::path& dir, const fs::path& model_dir, int limit,
+                         std::string* error) {
+  return RunSkiffMl(dir, "prepare",
+                    {"prepare", "--out", (dir / "data").string(), "--limit", std::to_string(limit)},
+                    error) &&
+         RunSkiffMl(dir, "train",
+                    {"train", "--data", (dir / "data").string(), "--out", model_dir.string(),
+                     "--model", "mlp", "--epochs", "1", "--threads", "1"},
+                    error);
+}
+
 // SIGTERM, then waits: true when the process drained and exited 0 (the servers' contract).
 inline bool StopsCleanly(pid_t pid) {
   if (pid <= 0) return false;

@@ -37,23 +37,15 @@ class ModelServerTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "repo");
     if (!ml::FindFashionMnist("").ok()) return;
-    std::string ml = SKIFF_ML;
-    auto run = [&](const std::string& tag, std::vector<std::string> args) {
-      args.insert(args.begin(), ml);
-      int rc = RunToEnd(args, dir_ / (tag + ".log"));
-      if (rc != 0) setup_error_ += tag + " failed: " + Slurp(dir_ / (tag + ".log"));
-      return rc == 0;
-    };
-    // A tiny MLP on 500 images, one epoch: seconds. Accuracy does not matter, equality does.
-    if (!run("prepare", {"prepare", "--out", (dir_ / "data").string(), "--limit", "500"}) ||
-        !run("train",
-             {"train", "--data", (dir_ / "data").string(), "--out", (dir_ / "repo/mnist").string(),
-              "--model", "mlp", "--epochs", "1", "--limit", "500", "--threads", "1"}) ||
-        !run("ctr", {"prepare", "--generate", "ctr", "--rows", "2000", "--out",
-                     (dir_ / "ctr").string()}) ||
-        !run("xgb",
-             {"xgb-train", "--data", (dir_ / "ctr").string(), "--out",
-              (dir_ / "repo/ctr/model.json").string(), "--rounds", "10", "--threads", "1"})) {
+    if (!TrainTinyMlp(dir_, dir_ / "repo/mnist", 500, &setup_error_) ||
+        !RunSkiffMl(
+            dir_, "ctr",
+            {"prepare", "--generate", "ctr", "--rows", "2000", "--out", (dir_ / "ctr").string()},
+            &setup_error_) ||
+        !RunSkiffMl(dir_, "xgb",
+                    {"xgb-train", "--data", (dir_ / "ctr").string(), "--out",
+                     (dir_ / "repo/ctr/model.json").string(), "--rounds", "10", "--threads", "1"},
+                    &setup_error_)) {
       return;
     }
     server_ =

@@ -23,15 +23,7 @@ class SidecarTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     if (!ml::FindFashionMnist("").ok()) return;
-    for (auto& step : std::vector<std::vector<std::string>>{
-             {SKIFF_ML, "prepare", "--out", (dir_ / "data").string(), "--limit", "300"},
-             {SKIFF_ML, "train", "--data", (dir_ / "data").string(), "--out",
-              (dir_ / "mnist").string(), "--model", "mlp", "--epochs", "1", "--threads", "1"}}) {
-      if (RunToEnd(step, dir_ / "ml.log") != 0) {
-        error_ = "skiff-ml failed: " + Slurp(dir_ / "ml.log");
-        return;
-      }
-    }
+    if (!TrainTinyMlp(dir_, dir_ / "mnist", 300, &error_)) return;
     predictor_ =
         Spawn({SKIFF_MODEL_SERVER, "--model-dir", (dir_ / "mnist").string(), "--model-name",
                "mnist", "--address", "127.0.0.1", "--http-port", "0", "--http-threads", "1"},
