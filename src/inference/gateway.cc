@@ -24,6 +24,7 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "common/net.h"
 
 namespace skiff::inference {
 
@@ -1139,7 +1140,12 @@ Status Gateway::Impl::Listen() {
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     addr.sin_port = htons(port);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    // The loops share the port through SO_REUSEPORT, which would let another gateway (a second
+    // skiff) bind it as well: the first listener makes sure nobody holds it yet.
+    const bool taken =
+        i == 0 && port != 0 && !TcpPortFree(reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    if (taken) errno = EADDRINUSE;
+    if (taken || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
       if (i == 0 && errno == EADDRINUSE && options_.fallback_to_free_port && port != 0) {
         SKIFF_LOG(Warn) << "gateway: " << options_.address << ":" << port
                         << " is in use; listening on a free port instead";

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "common/log.h"
+#include "common/net.h"
 
 namespace skiff::serving {
 namespace {
@@ -645,7 +646,8 @@ HttpServer::~HttpServer() { Stop(); }
 
 namespace {
 
-StatusOr<int> Listen(const std::string& address, uint16_t port) {
+// `exclusive`: fail when another process listens on the port already (see TcpPortFree).
+StatusOr<int> Listen(const std::string& address, uint16_t port, bool exclusive) {
   sockaddr_storage ss{};
   socklen_t len;
   int family;
@@ -661,6 +663,10 @@ StatusOr<int> Listen(const std::string& address, uint16_t port) {
     len = sizeof(sockaddr_in6);
   } else {
     return Status::BadRequest("bad listen address \"" + address + "\" (want an IP literal)");
+  }
+  if (exclusive && port != 0 && !TcpPortFree(reinterpret_cast<sockaddr*>(&ss), len)) {
+    return Status::Unavailable("cannot listen on " + address + ":" + std::to_string(port) +
+                               ": Address already in use");
   }
   int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::Internal(std::string("socket: ") + strerror(errno));
@@ -690,7 +696,7 @@ Status HttpServer::Start() {
   int threads = std::max(1, options_.threads);
   uint16_t port = options_.port;
   for (int i = 0; i < threads; ++i) {
-    auto fd = Listen(options_.address, port);
+    auto fd = Listen(options_.address, port, /*exclusive=*/i == 0);
     if (!fd.ok()) {
       loops_.clear();
       return fd.status();

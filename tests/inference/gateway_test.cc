@@ -116,6 +116,22 @@ class GatewayTest : public ::testing::Test {
   std::unique_ptr<Gateway> gateway_;
 };
 
+// A second gateway asked for a taken port (a second skiff on the default 8081) falls back to a
+// free one instead of sharing the port through SO_REUSEPORT; without the fallback it is an error.
+TEST_F(GatewayTest, ATakenPortFallsBackOrFails) {
+  GatewayOptions o;
+  o.port = gateway_->port();
+  o.threads = 2;
+  o.fallback_to_free_port = true;
+  Gateway second(&table_, &autoscaler_, o);
+  ASSERT_TRUE(second.Listen().ok());
+  EXPECT_NE(second.port(), gateway_->port());
+  second.Stop();
+  o.fallback_to_free_port = false;
+  Gateway third(&table_, &autoscaler_, o);
+  EXPECT_FALSE(third.Listen().ok());
+}
+
 TEST_F(GatewayTest, RoutesByHostAndByPath) {
   Backend a("a");
   table_.Publish(Svc("mnist", {Rev("mnist-predictor-1", {&a}, 100)}));

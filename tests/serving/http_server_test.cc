@@ -220,3 +220,24 @@ TEST_F(HttpServerTest, ManyConcurrentConnections) {
 
 }  // namespace
 }  // namespace skiff::serving
+
+namespace skiff::serving {
+namespace {
+
+// The loops share their port through SO_REUSEPORT; a second server asking for that port must be
+// refused rather than silently take part of the first one's connections.
+TEST(HttpServerPortTest, ASecondServerOnATakenPortIsRefused) {
+  HttpServerOptions o;
+  o.threads = 2;
+  HttpServer first(o, [](const HttpRequest&, Responder r) { r.Send({}); });
+  ASSERT_TRUE(first.Start().ok());
+  o.port = first.port();
+  HttpServer second(o, [](const HttpRequest&, Responder r) { r.Send({}); });
+  Status st = second.Start();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("already in use"), std::string::npos) << st.message();
+  first.Stop();
+}
+
+}  // namespace
+}  // namespace skiff::serving

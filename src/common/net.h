@@ -1,0 +1,13 @@
+// Socket helpers shared by skiff's listeners.
+#pragma once
+
+#include <sys/socket.h>
+
+namespace skiff {
+
+// Whether a plain listener (SO_REUSEADDR, no SO_REUSEPORT) could bind `addr` now. Servers that
+// spread one port over several SO_REUSEPORT listeners ask this first: otherwise a second process
+// would bind the same port too and silently take half of the first one's connections.
+bool TcpPortFree(const sockaddr* addr, socklen_t len);
+
+}  // namespace skiff
