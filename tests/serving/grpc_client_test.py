@@ -10,36 +10,16 @@ Exit 77 (skipped): grpcio/grpc-tools are not installed, or no Fashion-MNIST.
 import importlib
 import json
 import os
-import re
 import shutil
 import signal
 import struct
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 
-SKIP = 77
-
-
-def run(args, log):
-    with open(log, "w") as out:
-        rc = subprocess.call(args, stdout=out, stderr=subprocess.STDOUT)
-    if rc != 0:
-        sys.exit("%s failed (%d):\n%s" % (" ".join(args), rc, open(log).read()))
-
-
-def read_test_split(data_dir):
-    """The dataset artifact's test split: 24-byte header, uint8 pixels, int32 labels."""
-    with open(os.path.join(data_dir, "test.bin"), "rb") as f:
-        blob = f.read()
-    assert blob[:8] == b"SKMLDS01", blob[:8]
-    count, features, dtype = struct.unpack_from("<QII", blob, 8)
-    assert features == 784 and dtype == 1
-    pixels = blob[24:24 + count * features]
-    return [[float(p) for p in pixels[i * 784:(i + 1) * 784]] for i in range(count)]
+from serving_client_util import SKIP, read_test_split, start_server, train_tiny_mlp
 
 
 def compile_stubs(proto, out_dir):
@@ -79,36 +59,13 @@ def main():
     server = None
     try:
         pb, pb_grpc = compile_stubs(proto, os.path.join(work, "stubs"))
-        with open(os.path.join(work, "prepare.log"), "w") as out:
-            rc = subprocess.call([skiff_ml, "prepare", "--out", os.path.join(work, "data"),
-                                  "--limit", "200"], stdout=out, stderr=subprocess.STDOUT)
-        if rc != 0:
-            log = open(os.path.join(work, "prepare.log")).read()
-            if "Fashion-MNIST" in log:
-                print("skipped: " + log.strip())
-                return SKIP
-            sys.exit("prepare failed:\n" + log)
-        model = os.path.join(work, "models", "fashion")
-        run([skiff_ml, "train", "--data", os.path.join(work, "data"), "--out", model,
-             "--model", "mlp", "--epochs", "1", "--threads", "1"], os.path.join(work, "train.log"))
-
-        log_path = os.path.join(work, "server.log")
-        log = open(log_path, "w")
-        server = subprocess.Popen([server_bin, "--model-dir", model, "--address", "127.0.0.1",
-                                   "--http-port", "0", "--grpc-port", "0", "--max-batch-size", "8",
-                                   "--max-latency-us", "1000"], stdout=log, stderr=subprocess.STDOUT)
-        http_port = grpc_port = None
-        for _ in range(300):
-            text = open(log_path).read()
-            h = re.search(r"^skiff-model-server listening on 127\.0\.0\.1:(\d+)", text, re.M)
-            g = re.search(r"^skiff-model-server grpc listening on 127\.0\.0\.1:(\d+)", text, re.M)
-            if h and g and "skiff-model-server ready" in text:
-                http_port, grpc_port = int(h.group(1)), int(g.group(1))
-                break
-            if server.poll() is not None:
-                sys.exit("server exited:\n" + text)
-            time.sleep(0.1)
-        assert grpc_port, open(log_path).read()
+        model = train_tiny_mlp(skiff_ml, work, 200)
+        if model is None:
+            return SKIP
+        server, http_port, grpc_port = start_server(
+            server_bin, ["--model-dir", model, "--address", "127.0.0.1", "--http-port", "0",
+                         "--grpc-port", "0", "--max-batch-size", "8", "--max-latency-us", "1000"],
+            os.path.join(work, "server.log"), want_grpc=True)
         base = "http://127.0.0.1:%d" % http_port
         channel = grpc.insecure_channel("127.0.0.1:%d" % grpc_port)
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
@@ -122,7 +79,7 @@ def main():
         assert list(meta.inputs[0].shape) == [-1, 1, 28, 28], meta
         assert list(meta.outputs[0].shape) == [-1, 10], meta
 
-        images = read_test_split(os.path.join(work, "data"))
+        images, _ = read_test_split(os.path.join(work, "data"))
         n = min(len(images), 100)
         for i in range(n):
             want = rest_infer(base, images[i])

@@ -7,38 +7,16 @@ Usage: v2_client_test.py SKIFF_ML SKIFF_MODEL_SERVER   (exit 77: skipped, no Fas
 """
 import json
 import os
-import re
 import shutil
 import signal
 import struct
 import subprocess
 import sys
 import tempfile
-import time
 
 import requests
 
-SKIP = 77
-
-
-def run(args, log):
-    with open(log, "w") as out:
-        rc = subprocess.call(args, stdout=out, stderr=subprocess.STDOUT)
-    if rc != 0:
-        sys.exit("%s failed (%d):\n%s" % (" ".join(args), rc, open(log).read()))
-
-
-def read_test_split(data_dir):
-    """The dataset artifact's test split: 24-byte header, uint8 pixels, int32 labels."""
-    with open(os.path.join(data_dir, "test.bin"), "rb") as f:
-        blob = f.read()
-    assert blob[:8] == b"SKMLDS01", blob[:8]
-    count, features, dtype = struct.unpack_from("<QII", blob, 8)
-    assert features == 784 and dtype == 1
-    pixels = blob[24:24 + count * features]
-    labels = struct.unpack_from("<%di" % count, blob, 24 + count * features)
-    images = [[float(p) for p in pixels[i * 784:(i + 1) * 784]] for i in range(count)]
-    return images, list(labels)
+from serving_client_util import SKIP, read_test_split, run, start_server, train_tiny_mlp
 
 
 def argmax(row):
@@ -50,39 +28,18 @@ def main():
     work = tempfile.mkdtemp(prefix="skiff-v2-client-")
     server = None
     try:
-        with open(os.path.join(work, "prepare.log"), "w") as out:
-            rc = subprocess.call([skiff_ml, "prepare", "--out", os.path.join(work, "data"),
-                                  "--limit", "500"], stdout=out, stderr=subprocess.STDOUT)
-        if rc != 0:
-            log = open(os.path.join(work, "prepare.log")).read()
-            if "Fashion-MNIST" in log:
-                print("skipped: " + log.strip())
-                return SKIP
-            sys.exit("prepare failed:\n" + log)
-        model = os.path.join(work, "models", "fashion")
-        run([skiff_ml, "train", "--data", os.path.join(work, "data"), "--out", model,
-             "--model", "mlp", "--epochs", "1", "--threads", "1"], os.path.join(work, "train.log"))
+        model = train_tiny_mlp(skiff_ml, work, 500)
+        if model is None:
+            return SKIP
         run([skiff_ml, "evaluate", "--model", model, "--data", os.path.join(work, "data"),
              "--split", "test", "--threads", "1", "--metrics-file",
              os.path.join(work, "eval.json")], os.path.join(work, "eval.log"))
         expected_accuracy = json.load(open(os.path.join(work, "eval.json")))["accuracy"]
 
-        log_path = os.path.join(work, "server.log")
-        log = open(log_path, "w")
-        server = subprocess.Popen([server_bin, "--model-dir", model, "--address", "127.0.0.1",
-                                   "--http-port", "0", "--max-batch-size", "8",
-                                   "--max-latency-us", "1000"], stdout=log, stderr=subprocess.STDOUT)
-        port = None
-        for _ in range(300):
-            text = open(log_path).read()
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", text)
-            if m and "skiff-model-server ready" in text:
-                port = int(m.group(1))
-                break
-            if server.poll() is not None:
-                sys.exit("server exited:\n" + text)
-            time.sleep(0.1)
-        assert port, open(log_path).read()
+        server, port = start_server(server_bin, ["--model-dir", model, "--address", "127.0.0.1",
+                                                 "--http-port", "0", "--max-batch-size", "8",
+                                                 "--max-latency-us", "1000"],
+                                    os.path.join(work, "server.log"))
         base = "http://127.0.0.1:%d" % port
         session = requests.Session()
 
