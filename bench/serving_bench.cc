@@ -88,6 +88,25 @@ struct LoadResult {
   uint64_t ok = 0, errors = 0;
 };
 
+// Requests/s and latency percentiles over every client thread's samples (µs each).
+LoadResult Summarize(const std::vector<std::vector<float>>& lat,
+                     const std::vector<uint64_t>& errors, double seconds) {
+  std::vector<float> all;
+  LoadResult r;
+  for (size_t t = 0; t < lat.size(); ++t) {
+    all.insert(all.end(), lat[t].begin(), lat[t].end());
+    r.errors += errors[t];
+  }
+  r.ok = all.size();
+  r.rps = all.size() / seconds;
+  if (!all.empty()) {
+    std::sort(all.begin(), all.end());
+    r.p50_ms = all[all.size() / 2] / 1000.0;
+    r.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)] / 1000.0;
+  }
+  return r;
+}
+
 // Closed loop: every connection sends `request`, waits for the whole response, sends again.
 // Latencies after `warmup` count.
 class LoadGenerator {
@@ -109,20 +128,7 @@ class LoadGenerator {
       ts.emplace_back([&, t, n] { Worker(n, measure_from, stop, &lat[t], &errors[t]); });
     }
     for (auto& t : ts) t.join();
-    std::vector<float> all;
-    LoadResult r;
-    for (int t = 0; t < threads_; ++t) {
-      all.insert(all.end(), lat[t].begin(), lat[t].end());
-      r.errors += errors[t];
-    }
-    r.ok = all.size();
-    r.rps = all.size() / seconds;
-    if (!all.empty()) {
-      std::sort(all.begin(), all.end());
-      r.p50_ms = all[all.size() / 2] / 1000.0;
-      r.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)] / 1000.0;
-    }
-    return r;
+    return Summarize(lat, errors, seconds);
   }
 
  private:
@@ -412,20 +418,7 @@ LoadResult GrpcLoad(uint16_t port, const inference::ModelInferRequest& request, 
     });
   }
   for (auto& t : ts) t.join();
-  std::vector<float> all;
-  LoadResult r;
-  for (int t = 0; t < threads; ++t) {
-    all.insert(all.end(), lat[t].begin(), lat[t].end());
-    r.errors += errors[t];
-  }
-  r.ok = all.size();
-  r.rps = all.size() / seconds;
-  if (!all.empty()) {
-    std::sort(all.begin(), all.end());
-    r.p50_ms = all[all.size() / 2] / 1000.0;
-    r.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)] / 1000.0;
-  }
-  return r;
+  return Summarize(lat, errors, seconds);
 }
 #endif
 

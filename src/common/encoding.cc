@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <cctype>
+
 namespace skiff {
 
 std::string Base64Encode(std::string_view in) {
@@ -28,6 +30,17 @@ std::optional<std::string> Base64Decode(std::string_view in) {
   if (in.size() > 1 && in[in.size() - 2] == '=') ++pad;
   buf.resize(n - pad);
   return buf;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace skiff

@@ -1,4 +1,5 @@
-// Base64 (standard alphabet, padded) as Kubernetes uses for Secret data and kubeconfig fields.
+// Base64 (standard alphabet, padded) as Kubernetes uses for Secret data and kubeconfig fields, and
+// ASCII case-insensitive comparison (HTTP header names and tokens).
 #pragma once
 
 #include <optional>
@@ -10,5 +11,8 @@ namespace skiff {
 std::string Base64Encode(std::string_view in);
 // std::nullopt when `in` is not valid padded base64.
 std::optional<std::string> Base64Decode(std::string_view in);
+
+// ASCII letters compared without case; other bytes exactly.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 }  // namespace skiff

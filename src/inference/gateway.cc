@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/encoding.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/net.h"
@@ -32,21 +33,10 @@ namespace {
 
 using SClock = std::chrono::steady_clock;
 
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool IContains(std::string_view hay, std::string_view needle) {
   if (needle.size() > hay.size()) return false;
   for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    if (IEquals(hay.substr(i, needle.size()), needle)) return true;
+    if (EqualsIgnoreCase(hay.substr(i, needle.size()), needle)) return true;
   }
   return false;
 }
@@ -534,9 +524,9 @@ class Gateway::Impl::Loop {
     c->chunks.Reset();
     c->head_request = c->method == "HEAD";
     for (const HeaderLine& h : headers) {
-      if (IEquals(h.name, "host")) {
+      if (EqualsIgnoreCase(h.name, "host")) {
         c->host = std::string(h.value);
-      } else if (IEquals(h.name, "content-length")) {
+      } else if (EqualsIgnoreCase(h.name, "content-length")) {
         size_t v = 0;
         for (char ch : h.value) {
           if (ch < '0' || ch > '9') return false;
@@ -544,16 +534,17 @@ class Gateway::Impl::Loop {
           if (v > (1ULL << 40)) return false;
         }
         c->content_length = v;
-      } else if (IEquals(h.name, "transfer-encoding")) {
+      } else if (EqualsIgnoreCase(h.name, "transfer-encoding")) {
         if (IContains(h.value, "chunked")) c->chunked = true;
-      } else if (IEquals(h.name, "connection")) {
+      } else if (EqualsIgnoreCase(h.name, "connection")) {
         if (IContains(h.value, "close")) conn_close = true;
         if (IContains(h.value, "keep-alive")) conn_keep = true;
         continue;  // hop-by-hop
-      } else if (IEquals(h.name, "expect")) {
+      } else if (EqualsIgnoreCase(h.name, "expect")) {
         if (IContains(h.value, "100-continue")) c->expect_continue = true;
         continue;
-      } else if (IEquals(h.name, "keep-alive") || IEquals(h.name, "proxy-connection")) {
+      } else if (EqualsIgnoreCase(h.name, "keep-alive") ||
+                 EqualsIgnoreCase(h.name, "proxy-connection")) {
         continue;
       }
       c->fwd_headers.append(h.raw).append("\r\n");
@@ -948,15 +939,15 @@ class Gateway::Impl::Loop {
       head.reserve(pos + 64);
       head.append(first).append("\r\n");
       for (const HeaderLine& h : headers) {
-        if (IEquals(h.name, "connection")) {
+        if (EqualsIgnoreCase(h.name, "connection")) {
           if (IContains(h.value, "close")) u->reusable = false;
           continue;
         }
-        if (IEquals(h.name, "keep-alive")) continue;
-        if (IEquals(h.name, "content-length")) {
+        if (EqualsIgnoreCase(h.name, "keep-alive")) continue;
+        if (EqualsIgnoreCase(h.name, "content-length")) {
           has_length = true;
           u->remaining = std::strtoull(std::string(h.value).c_str(), nullptr, 10);
-        } else if (IEquals(h.name, "transfer-encoding") && IContains(h.value, "chunked")) {
+        } else if (EqualsIgnoreCase(h.name, "transfer-encoding") && IContains(h.value, "chunked")) {
           chunked = true;
         }
         head.append(h.raw).append("\r\n");

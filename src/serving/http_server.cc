@@ -15,6 +15,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "common/encoding.h"
 #include "common/log.h"
 #include "common/net.h"
 
@@ -31,17 +32,6 @@ constexpr auto kDrainTime = std::chrono::seconds(2);
 constexpr auto kPartialRequestTimeout = std::chrono::seconds(60);
 
 thread_local EventLoop* tl_loop = nullptr;
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // True when the comma-separated header value holds `token` (case-insensitive).
 bool HasToken(std::string_view value, std::string_view token) {
