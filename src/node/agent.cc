@@ -916,6 +916,11 @@ void NodeAgent::Impl::StartContainer(PodWorker* w, ContainerRun* c) {
     if (kv.rfind("PATH=", 0) != 0) base.push_back(kv);
   }
   base.push_back("POD_IP=" + w->ip);
+  // A wildcard bind() in the container becomes a bind to the Pod's address (shim/podnet.cc).
+  if (!podnet_lib_.empty()) {
+    base.push_back("SKIFF_POD_IP=" + w->ip);
+    base.push_back("LD_PRELOAD=" + podnet_lib_);
+  }
   base.push_back("POD_NAME=" + w->name);
   base.push_back("POD_NAMESPACE=" + w->ns);
   if (!machine_.gpus.empty()) {

@@ -411,6 +411,12 @@ struct Gate {
 
 using namespace agent_internal;  // NOLINT: the agent's own files share these names
 
+// bin_dir/libskiff-podnet.so when it exists (see shim/podnet.cc).
+inline std::string PodnetLibrary(const std::string& bin_dir) {
+  const std::string lib = (bin_dir.empty() ? std::string(".") : bin_dir) + "/libskiff-podnet.so";
+  return ::access(lib.c_str(), R_OK) == 0 ? lib : "";
+}
+
 class NodeAgent::Impl : public ObjectSource {
  public:
   Impl(controllers::Manager& mgr, client::Client* client, runtime::Runtime* runtime,
@@ -419,6 +425,7 @@ class NodeAgent::Impl : public ObjectSource {
         client_(client),
         runtime_(runtime),
         o_(std::move(options)),
+        podnet_lib_(PodnetLibrary(o_.bin_dir)),
         queue_(milliseconds(5), milliseconds(30000)) {}
 
   ~Impl() { StopThreads(); }
@@ -515,6 +522,8 @@ class NodeAgent::Impl : public ObjectSource {
   client::Client* const client_;
   runtime::Runtime* const runtime_;
   AgentOptions o_;
+  // libskiff-podnet.so in bin_dir, preloaded into containers; "" when it was not built.
+  const std::string podnet_lib_;
   MachineInfo machine_;
   std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
 

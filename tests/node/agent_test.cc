@@ -4,12 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 
 #include "../client/test_util.h"
 #include "common/encoding.h"
 #include "controllers/manager.h"
+#include "http/client.h"
 #include "node/layout.h"
 #include "runtime/runtime.h"
 
@@ -60,6 +62,7 @@ class AgentTest : public ::testing::Test {
     AgentOptions o;
     o.node_name = kNode;
     o.data_dir = data_.path();
+    o.bin_dir = std::filesystem::path(SKIFF_SHIM).parent_path();  // libskiff-podnet.so is there
     o.backoff_initial = milliseconds(300);
     o.backoff_max = milliseconds(1200);
     o.shutdown_grace = milliseconds(2000);
@@ -456,6 +459,34 @@ TEST_F(AgentTest, AReadinessProbeMakesThePodReady) {
   Json ready = WaitFor("web", [](const Json& p) { return Condition(p, "Ready") == "True"; });
   EXPECT_TRUE(Main(ready)["ready"].get<bool>());
   EXPECT_EQ(Condition(ready, "ContainersReady"), "True");
+}
+
+// Pods share the host network, each on its own address: two servers that listen on every address
+// of the same port both run, each on its own Pod's address (libskiff-podnet.so), as two Pods
+// under a kubelet would.
+TEST_F(AgentTest, WildcardListenersOfTwoPodsEachGetTheirPodsAddress) {
+  for (const char* name : {"web-a", "web-b"}) {
+    Create(ShPod(name, std::string("mkdir -p /tmp/w && echo ") + name +
+                           " > /tmp/w/who && cd /tmp/w && exec python3 -m http.server 8080"));
+  }
+  for (const char* name : {"web-a", "web-b"}) {
+    Json pod = WaitPhase(name, "Running");
+    const std::string ip = pod["status"]["podIP"];
+    std::string body;
+    EXPECT_TRUE(Eventually([&] {
+      http::ClientOptions o;
+      o.host = ip;
+      o.port = 8080;
+      o.timeout = milliseconds(1000);
+      http::ClientRequest r;
+      r.target = "/who";
+      auto got = http::NewClient(o)->Do(r);
+      body = got.ok() ? got->body : got.status().message();
+      return got.ok() && got->status == 200;
+    })) << name
+        << " at " << ip << ": " << body;
+    EXPECT_EQ(body, std::string(name) + "\n");
+  }
 }
 
 TEST_F(AgentTest, AFailingLivenessProbeRestartsTheContainer) {
