@@ -11,15 +11,14 @@ import importlib
 import json
 import os
 import shutil
-import signal
 import struct
-import subprocess
 import sys
 import tempfile
 import urllib.error
 import urllib.request
 
-from serving_client_util import SKIP, read_test_split, start_server, train_tiny_mlp
+from serving_client_util import (SKIP, read_test_split, start_server, stop_server,
+                                  train_tiny_mlp)
 
 
 def compile_stubs(proto, out_dir):
@@ -123,19 +122,15 @@ def main():
         assert code_of(pb.ModelInferRequest(model_name="other")) == grpc.StatusCode.NOT_FOUND
         print("gRPC and REST agree on %d images (typed and raw contents)" % n)
         channel.close()
-        server.send_signal(signal.SIGTERM)
-        rc = server.wait(timeout=30)
+        rc = stop_server(server)
         server = None
-        assert rc == 0, "SIGTERM should drain and exit 0, got %d:\n%s" % (rc, open(log_path).read())
+        assert rc == 0, "SIGTERM should drain and exit 0, got %d:\n%s" % (
+            rc, open(os.path.join(work, "server.log")).read())
         print("ok")
         return 0
     finally:
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -3,6 +3,7 @@ grpc_client_test.py): running skiff-ml, reading a prepared test split, starting 
 reading its ports from its log."""
 import os
 import re
+import signal
 import struct
 import subprocess
 import sys
@@ -68,3 +69,14 @@ def start_server(server_bin, args, log_path, want_grpc=False):
         time.sleep(0.1)
     server.kill()
     sys.exit("server did not get ready:\n" + open(log_path).read())
+
+
+def stop_server(server):
+    """SIGTERM, then up to 30 s for the server to drain and exit (killed after that); its exit
+    code."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        return server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        return server.wait()

@@ -8,15 +8,14 @@ Usage: v2_client_test.py SKIFF_ML SKIFF_MODEL_SERVER   (exit 77: skipped, no Fas
 import json
 import os
 import shutil
-import signal
 import struct
-import subprocess
 import sys
 import tempfile
 
 import requests
 
-from serving_client_util import SKIP, read_test_split, run, start_server, train_tiny_mlp
+from serving_client_util import (SKIP, read_test_split, run, start_server, stop_server,
+                                  train_tiny_mlp)
 
 
 def argmax(row):
@@ -101,11 +100,7 @@ def main():
         return 0
     finally:
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
         shutil.rmtree(work, ignore_errors=True)
 
 
