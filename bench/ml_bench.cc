@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/json.h"
+#include "common/net.h"
 
 extern char** environ;
 
@@ -72,18 +73,6 @@ bool Wait(pid_t pid, const fs::path& out) {
 bool Run(const std::vector<std::string>& args, const fs::path& out,
          const std::map<std::string, std::string>& env = {}) {
   return Wait(Spawn(args, env, out), out);
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 struct Figures {
@@ -163,7 +152,7 @@ std::optional<Figures> TorchRun(const fs::path& script, const fs::path& dir,
 // Aggregate samples/s of `world` local replicas with `threads` each on the first `limit` rows.
 double Replicas(const std::string& bin, const fs::path& dir, const std::string& data, int world,
                 int threads, int limit) {
-  std::string port = std::to_string(FreePort());
+  std::string port = std::to_string(skiff::FreeLoopbackPort());
   std::vector<pid_t> pids;
   for (int r = 0; r < world; ++r) {
     std::map<std::string, std::string> env;

@@ -34,6 +34,7 @@
 
 #include "bench_util.h"
 #include "common/json.h"
+#include "common/net.h"
 #include "http/server.h"
 #include "serving/http_server.h"
 #include "serving/model.h"
@@ -234,19 +235,6 @@ std::string HttpPost(const std::string& path, const std::string& body,
                      const std::string& extra_headers = "") {
   return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
          extra_headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-}
-
-// A port nobody listens on now (bound to 0 and released), for the peers that need one named.
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // True once GET `path` on 127.0.0.1:port answers 200 (polled for up to `timeout_s`).
@@ -596,7 +584,7 @@ int main(int argc, char** argv) {
   // settings), the gateway routes by Host.
   if (std::string skiff_bin = (self / "../bin/skiff").lexically_normal().string();
       fs::exists(skiff_bin)) {
-    const uint16_t gw_port = FreePort();
+    const uint16_t gw_port = skiff::FreeLoopbackPort();
     skiff::bench::Skiff up(skiff_bin, (dir / "skiff").string(),
                            {"--gateway-port", std::to_string(gw_port)});
     fs::create_directories(dir / "skiff");
@@ -657,7 +645,7 @@ int main(int argc, char** argv) {
 
   // (c) what users write by hand: FastAPI + uvicorn + PyTorch, 2 workers (Debian's packages).
   if (fs::exists("/usr/bin/python3") && fs::exists(SKIFF_FASTAPI_REF)) {
-    uint16_t ref_port = FreePort();
+    uint16_t ref_port = skiff::FreeLoopbackPort();
     pid_t ref = Spawn({"/usr/bin/python3", SKIFF_FASTAPI_REF, model_dir + "/model.pt",
                        std::to_string(ref_port), "2"},
                       dir / "fastapi.log");
@@ -711,7 +699,7 @@ int main(int argc, char** argv) {
 
   {
     // nginx, 2 workers, returning the body from its config: the HTTP ceiling users know.
-    uint16_t nginx_port = FreePort();
+    uint16_t nginx_port = skiff::FreeLoopbackPort();
     fs::path conf = dir / "nginx.conf";
     std::ofstream(conf) << "worker_processes 2;\npid " << (dir / "nginx.pid").string()
                         << ";\nerror_log " << (dir / "nginx.err").string()

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "common/json.h"
+#include "common/net.h"
 #include "ml/prepare.h"
 
 extern char** environ;
@@ -198,21 +199,9 @@ TEST_F(SkiffMlTest, ResumesFromTheCheckpointAtTheNextEpoch) {
   EXPECT_EQ(ReadJson("resumed.json")["paramChecksum"], ReadJson("straight.json")["paramChecksum"]);
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 void SkiffMlTest::TrainTwoRanks(const std::string& tag, std::vector<std::string> args,
                                 size_t epochs) {
-  std::string port = std::to_string(FreePort());
+  std::string port = std::to_string(skiff::FreeLoopbackPort());
   pid_t pids[2];
   for (int rank = 0; rank < 2; ++rank) {
     std::vector<std::string> argv = args;
@@ -252,7 +241,8 @@ TEST_F(SkiffMlTest, TwoReplicasEndWithIdenticalParameters) {
 // run reaches with all-reduce, so the loss matches the two-replica run above to the last digit.
 TEST_F(SkiffMlTest, ParameterServerTrainingMatchesAllReduce) {
   ASSERT_EQ(prepared_.code, 0) << prepared_.err;
-  std::vector<std::string> ports = {std::to_string(FreePort()), std::to_string(FreePort())};
+  std::vector<std::string> ports = {std::to_string(skiff::FreeLoopbackPort()),
+                                    std::to_string(skiff::FreeLoopbackPort())};
   std::string cluster = R"({"cluster":{"ps":["127.0.0.1:)" + ports[1] +
                         R"("],"worker":["127.0.0.1:)" + ports[0] + R"(","127.0.0.1:1"]},)";
   std::vector<std::pair<std::string, std::string>> tasks = {
