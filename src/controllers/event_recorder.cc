@@ -1,5 +1,6 @@
 #include "controllers/event_recorder.h"
 
+#include <cctype>
 #include <cstdio>
 
 #include "common/log.h"
@@ -106,6 +107,23 @@ void EventRecorder::Event(const Json& involved_object, const std::string& type,
   seen.count = count;
   seen.last = now;
   Remember(key, std::move(seen));
+}
+
+Status CreateChild(client::Client* client, EventRecorder& recorder, const Json& owner,
+                   const client::Resource& resource, const Json& object) {
+  const std::string kind = object.value("kind", "");
+  auto created = client->Create(resource, NamespaceOf(owner), object);
+  if (!created.ok()) {
+    if (created.status().code() == Code::kAlreadyExists) return Status::Ok();
+    recorder.Event(owner, "Warning", "FailedCreate" + kind,
+                   "Error creating: " + created.status().message());
+    return created.status();
+  }
+  std::string lower = kind;
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  recorder.Event(owner, "Normal", "SuccessfulCreate" + kind,
+                 "Created " + lower + ": " + NameOf(object));
+  return Status::Ok();
 }
 
 }  // namespace skiff::controllers

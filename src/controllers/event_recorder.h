@@ -59,4 +59,11 @@ class EventRecorder {
 // The core/v1 Event resource.
 inline const client::Resource kEventsResource{"", "v1", "events"};
 
+// Creates `object`, a child of `owner` (a Pod or Service of a job), in the owner's namespace and
+// records upstream's events on the owner: SuccessfulCreate<Kind> ("Created pod: NAME") or
+// FailedCreate<Kind> ("Error creating: ..."). An object of that name already there counts as
+// created.
+Status CreateChild(client::Client* client, EventRecorder& recorder, const Json& owner,
+                   const client::Resource& resource, const Json& object);
+
 }  // namespace skiff::controllers

@@ -213,15 +213,7 @@ Status JobReconciler::CreatePod(const Json& job, const std::string& type, int in
     }
   }
   Json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", meta}, {"spec", pod_spec}};
-  auto created = client_->Create(kPods, controllers::NamespaceOf(job), pod);
-  if (!created.ok()) {
-    if (created.status().code() == Code::kAlreadyExists) return Status::Ok();
-    recorder_.Event(job, "Warning", "FailedCreatePod",
-                    "Error creating: " + created.status().message());
-    return created.status();
-  }
-  recorder_.Event(job, "Normal", "SuccessfulCreatePod", "Created pod: " + name);
-  return Status::Ok();
+  return controllers::CreateChild(client_, recorder_, job, kPods, pod);
 }
 
 Status JobReconciler::CreateService(const Json& job, const std::string& type, int index) {
@@ -240,15 +232,7 @@ Status JobReconciler::CreateService(const Json& job, const std::string& type, in
         {"selector", labels},
         {"ports",
          Json::array({{{"name", kind_.port_name}, {"port", ReplicaPort(kind_, job, type)}}})}}}};
-  auto created = client_->Create(kServices, controllers::NamespaceOf(job), svc);
-  if (!created.ok()) {
-    if (created.status().code() == Code::kAlreadyExists) return Status::Ok();
-    recorder_.Event(job, "Warning", "FailedCreateService",
-                    "Error creating: " + created.status().message());
-    return created.status();
-  }
-  recorder_.Event(job, "Normal", "SuccessfulCreateService", "Created service: " + name);
-  return Status::Ok();
+  return controllers::CreateChild(client_, recorder_, job, kServices, svc);
 }
 
 Status JobReconciler::EnsurePodGroup(const Json& job) {

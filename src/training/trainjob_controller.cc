@@ -319,15 +319,7 @@ Status TrainJobReconciler::CreateNode(const Json& job, const TrainPlan& plan, in
     c["env"] = std::move(list);
   }
   Json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", meta}, {"spec", spec}};
-  auto created = client_->Create(kPods, ns, pod);
-  if (!created.ok()) {
-    if (created.status().code() == Code::kAlreadyExists) return Status::Ok();
-    recorder_.Event(job, "Warning", "FailedCreatePod",
-                    "Error creating: " + created.status().message());
-    return created.status();
-  }
-  recorder_.Event(job, "Normal", "SuccessfulCreatePod", "Created pod: " + name);
-  return Status::Ok();
+  return controllers::CreateChild(client_, recorder_, job, kPods, pod);
 }
 
 Status TrainJobReconciler::WriteStatus(const Json& job, const Json& status) {
