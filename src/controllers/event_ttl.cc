@@ -45,7 +45,9 @@ void EventTtlCollector::Run() {
     if (cv_.wait_for(lock, options_.interval, [this] { return stopping_; })) break;
     lock.unlock();
     const int64_t deleted = SweepOnce();
-    if (deleted > 0) SKIFF_LOG(Debug) << "event ttl: deleted " << deleted << " expired events";
+    if (deleted > 0) {
+      SKIFF_LOG(Debug) << "event ttl: deleted " << deleted << " expired events";
+    }
     lock.lock();
   }
 }
