@@ -1,0 +1,51 @@
+// KFP v2 command-line placeholders, resolved for one task execution the way KFP's launcher does.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/json.h"
+#include "common/status.h"
+
+namespace skiff::pipelines {
+
+// Everything a placeholder can name. `executor_input` is KFP's ExecutorInput in its JSON form:
+//   {"inputs": {"parameterValues": {"x": 1, ...},
+//               "artifacts": {"a": {"artifacts": [{"name", "uri", "type": {"schemaTitle"},
+//                                                  "metadata": {...}}]}}},
+//    "outputs": {"parameters": {"p": {"outputFile": "/…/p"}},
+//                "artifacts": {"m": {"artifacts": [{"name", "uri", "type", "metadata"}]}},
+//                "outputFile": "/…/executor_output.json"}}
+// An input absent from parameterValues / artifacts is "not present" (IfPresent's Else).
+struct PlaceholderContext {
+  Json executor_input = Json::object();
+  std::string pipeline_job_name;           // {{$.pipeline_job_name}} (the run's display name)
+  std::string pipeline_job_resource_name;  // {{$.pipeline_job_resource_name}} (run object name)
+  std::string pipeline_job_uuid;           // {{$.pipeline_job_uuid}}
+  std::string pipeline_task_name;          // {{$.pipeline_task_name}}
+  std::string pipeline_task_uuid;          // {{$.pipeline_task_uuid}}
+  std::string pipeline_root;               // {{$.pipeline_root}}
+  std::string pipeline_job_create_time;    // {{$.pipeline_job_create_time_utc}} (RFC 3339)
+  std::string pipeline_job_schedule_time;  // {{$.pipeline_job_schedule_time_utc}}
+  // Maps an artifact URI to the path the container sees it at (`.path` placeholders). Required.
+  std::function<std::string(const std::string& uri)> local_path;
+};
+
+// Resolves a container's `command` or `args` (a JSON array of strings). Handles
+//   {{$}} (the executor input as compact JSON), {{$.inputs.parameters['x']}},
+//   {{$.inputs.artifacts['x'].path|uri|metadata}}, {{$.inputs.artifacts['x'].metadata['k']}},
+//   {{$.outputs.parameters['x'].output_file}}, {{$.outputs.artifacts['x'].path|uri|metadata}},
+//   {{$.outputs.output_file}}, the pipeline_* names above, several placeholders inside one string,
+//   and the JSON forms KFP writes as whole strings: {"Concat": [...]}, {"IfPresent": {"InputName":
+//   "x", "Then": [...], "Else": [...]}} (nested; Then/Else lists splice into the argument list).
+// Parameter values render as KFP does: strings raw, other types as compact JSON (true, 3, 1.5,
+// ["a"], {"k": 1}); a missing input without IfPresent is an error naming it.
+StatusOr<std::vector<std::string>> ResolveArguments(const Json& args,
+                                                    const PlaceholderContext& context);
+
+// Resolves placeholders in one string (env values, image names).
+StatusOr<std::string> ResolveString(std::string_view text, const PlaceholderContext& context);
+
+}  // namespace skiff::pipelines
