@@ -226,7 +226,12 @@ http::Reply ApiHandler::Handle(http::Request& req) {
   auto user = authn_->Authenticate(req);
   if (!user.ok()) return ErrorReply(user.status());
 
-  for (auto& route : routes_) {
+  std::shared_ptr<std::vector<ExtraRoute>> routes;
+  {
+    std::lock_guard<std::mutex> lock(routes_mu_);
+    routes = routes_;
+  }
+  for (auto& route : *routes) {
     if (auto reply = route(req, *user)) return std::move(*reply);
   }
 

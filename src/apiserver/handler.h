@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -48,7 +49,12 @@ class ApiHandler {
   ~ApiHandler();
 
   http::Reply Handle(http::Request& request);
-  void AddRoute(ExtraRoute route) { routes_.push_back(std::move(route)); }
+  // Routes may be added while the server already serves (subsystems start after it).
+  void AddRoute(ExtraRoute route) {
+    std::lock_guard<std::mutex> lock(routes_mu_);
+    routes_ = std::make_shared<std::vector<ExtraRoute>>(*routes_);
+    routes_->push_back(std::move(route));
+  }
   // Serves pods/log from `source`; without one, pods/log answers 503. Set before serving.
   void SetPodLogSource(PodLogSource source) { pod_logs_ = std::move(source); }
   // Cancels followed log streams and waits for their threads: after it returns the log source
@@ -67,7 +73,9 @@ class ApiHandler {
   Authenticator* authn_;
   Authorizer* authz_;
   HandlerOptions options_;
-  std::vector<ExtraRoute> routes_;
+  std::mutex routes_mu_;
+  // Copied on write: a request holds the list it started with.
+  std::shared_ptr<std::vector<ExtraRoute>> routes_ = std::make_shared<std::vector<ExtraRoute>>();
   TimerQueue timers_;
   PodLogSource pod_logs_;
   // Followed log streams run on their own threads; the destructor stops and joins them.

@@ -9,6 +9,7 @@
 #include "apiserver/server.h"
 #include "cli/client_commands.h"
 #include "cli/images_command.h"
+#include "cli/pipeline_command.h"
 #include "cli/up.h"
 #include "common/encoding.h"
 #include "common/file.h"
@@ -129,6 +130,7 @@ int Main(int argc, char** argv) {
   images_cmd->allow_extras();  // listed in --help; parsed by MaybeRunImages
 
   ClientCommands client_commands(&app);
+  PipelineCommands pipeline_commands(&app);
 
   try {
     app.parse(argc, argv);
@@ -148,6 +150,7 @@ int Main(int argc, char** argv) {
   if (*kc_cmd) return PrintKubeconfig(data_dir, kc_server, kc_out);
   if (*images_cmd) return RunImages(images_cmd->remaining(), data_dir, std::cout, std::cerr);
   if (auto rc = client_commands.Run(data_dir)) return *rc;
+  if (auto rc = pipeline_commands.Run(data_dir)) return *rc;
   return 1;
 }
 

@@ -68,6 +68,13 @@ ClientCommands::ClientCommands(CLI::App* app) {
   logs_cmd_->add_option("--tail", logs_.tail, "Lines of recent log to show (-1: all)");
   logs_cmd_->add_flag("-p,--previous", logs_.previous, "The previous terminated container's logs");
   logs_cmd_->add_flag("--timestamps", logs_.timestamps, "Prefix each line with its timestamp");
+
+  lineage_cmd_ =
+      app->add_subcommand("lineage", "Show how an artifact was made (run, task, inputs)");
+  AddConnectionFlags(lineage_cmd_, &flags_);
+  lineage_cmd_->add_option("uri", lineage_.uri, "The artifact's URI")->required();
+  lineage_cmd_->add_option("-o,--output", lineage_.output, "json or yaml (default: a tree)")
+      ->check(CLI::IsMember({"json", "yaml"}));
 }
 
 std::optional<int> ClientCommands::Run(const std::string& data_dir) {
@@ -81,6 +88,7 @@ std::optional<int> ClientCommands::Run(const std::string& data_dir) {
   if (*describe_cmd_) return RunDescribe(flags_, describe_, io);
   if (*delete_cmd_) return RunDelete(flags_, delete_, io);
   if (*logs_cmd_) return RunLogs(flags_, logs_, io);
+  if (*lineage_cmd_) return RunLineage(flags_, lineage_, io);
   return std::nullopt;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/lineage_command.h"
 
 namespace CLI {
 class App;
@@ -30,11 +31,13 @@ class ClientCommands {
   DescribeOptions describe_;
   DeleteOptions delete_;
   LogsOptions logs_;
+  LineageOptions lineage_;
   CLI::App* apply_cmd_ = nullptr;
   CLI::App* get_cmd_ = nullptr;
   CLI::App* describe_cmd_ = nullptr;
   CLI::App* delete_cmd_ = nullptr;
   CLI::App* logs_cmd_ = nullptr;
+  CLI::App* lineage_cmd_ = nullptr;
   std::string server_side_dry_run_;
 };
 

@@ -18,6 +18,8 @@
 #include "inference/serving.h"
 #include "node/agent.h"
 #include "node/volume_provisioner.h"
+#include "pipelines/pipelines.h"
+#include "registry/rest.h"
 #include "runtime/runtime.h"
 #include "scheduler/admission.h"
 #include "scheduler/scheduler.h"
@@ -133,6 +135,15 @@ int RunUp(const UpOptions& options) {
     std::cerr << "skiff up: " << serving.status().message() << "\n";
     return 1;
   }
+  // Pipelines: the run engine, recurring runs, lineage, the KFP REST facade and /metrics.
+  pipelines::PipelinesOptions pipelines_options;
+  pipelines_options.data_dir = so.data_dir;
+  auto pipelines =
+      pipelines::Pipelines::Start(manager, client.get(), server->get(), pipelines_options);
+  if (!pipelines.ok()) {
+    std::cerr << "skiff up: " << pipelines.status().message() << "\n";
+    return 1;
+  }
   // The node agent runs this machine's Pods; its containers outlive a crash of skiff and are
   // re-adopted on the next start.
   std::unique_ptr<runtime::Runtime> runtime;
@@ -172,6 +183,8 @@ int RunUp(const UpOptions& options) {
           return a->StreamLogs(pod, r.container, r.previous, lo, sink);
         });
   }
+  // The Model Registry REST API (/api/model_registry/v1alpha3/), a facade over the registry kinds.
+  (*server)->handler()->AddRoute(registry::RegistryRoutes((*server)->api()));
   manager.Start();
   if (agent) {
     // Ready means ready to run Pods: the node is registered before the ready line.

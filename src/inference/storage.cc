@@ -3,6 +3,8 @@
 
 #include <filesystem>
 
+#include "registry/model_uri.h"
+
 namespace skiff::inference {
 
 namespace {
@@ -96,17 +98,42 @@ StorageLocation ResolveStorageUri(const std::string& uri, const std::string& ns,
                      " buckets from local directories: copy the model there (mkdir -p " + local +
                      " and put the model files in it)");
   }
-  if (StartsWith(uri, "model-registry://") || StartsWith(uri, "models:/")) {
+  if (registry::IsRegistryUri(uri)) {
     loc.reason = "StorageUriNotSupported";
     loc.message = "storageUri " + uri +
-                  ": Model Registry URIs are not supported yet; use the model version's "
-                  "artifact URI (file://, pvc://, gs:// or s3://) instead";
+                  ": Model Registry URIs are resolved by the InferenceService controller; use "
+                  "the model version's artifact URI (file://, pvc://, gs:// or s3://) here";
     return loc;
   }
   loc.reason = "StorageUriNotSupported";
   loc.message = "storageUri " + uri +
                 ": unsupported scheme; skiff reads file://, absolute paths, pvc://, gs:// and "
                 "s3:// (local buckets under $SKIFF_HOME/buckets)";
+  return loc;
+}
+
+StorageLocation ResolveStorageUri(const std::string& uri, const std::string& ns,
+                                  const std::string& data_dir, client::Client* client) {
+  if (!client || !registry::IsRegistryUri(uri)) return ResolveStorageUri(uri, ns, data_dir);
+  auto resolved = registry::ResolveModelUri(client, ns, uri);
+  if (!resolved.ok()) {
+    StorageLocation loc;
+    const Code code = resolved.status().code();
+    loc.reason = code == Code::kBadRequest ? "InvalidStorageUri"
+                 : code == Code::kNotFound ? "StorageUriNotFound"
+                 : code == Code::kInvalid  ? "InvalidStorageUri"
+                                           : "StorageUriNotFound";
+    loc.message = resolved.status().message();
+    return loc;
+  }
+  StorageLocation loc = ResolveStorageUri(resolved->artifact_uri, ns, data_dir);
+  if (!loc.ok) {
+    loc.message = "storageUri " + uri + " is version " + resolved->version + " of model " +
+                  resolved->model + " (" + resolved->artifact_uri + "): " + loc.message;
+  }
+  loc.resolved_uri = resolved->artifact_uri;
+  loc.model = resolved->model;
+  loc.model_version = resolved->version;
   return loc;
 }
 

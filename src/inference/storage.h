@@ -4,10 +4,13 @@
 //   file:///abs/dir, /abs/dir        the path itself
 //   pvc://{claim}/{path}             $SKIFF_HOME/volumes/{ns}/{claim}/{path}
 //   gs://{bucket}/{path}, s3://...   $SKIFF_HOME/buckets/{bucket}/{path} (local buckets)
-//   model-registry://, models:/      the Model Registry (not supported yet: a clear failure)
+//   model-registry://{model}/{ver},  the Model Registry: the version's model artifact URI,
+//   models:/{model}@{alias}, ...      resolved as above (registry/model_uri.h has the forms)
 #pragma once
 
 #include <string>
+
+#include "client/client.h"
 
 namespace skiff::inference {
 
@@ -22,11 +25,20 @@ struct StorageLocation {
   // InvalidStorageUri) and a message that says what to do.
   std::string reason;
   std::string message;
+  // For a Model Registry URI: the artifact URI it resolved to and the version it names.
+  std::string resolved_uri;
+  std::string model, model_version;
 };
 
 // Resolves `uri` for a model in namespace `ns`; `data_dir` is $SKIFF_HOME. Touches the
 // filesystem only to check that the path exists.
 StorageLocation ResolveStorageUri(const std::string& uri, const std::string& ns,
                                   const std::string& data_dir);
+
+// As above, and Model Registry URIs are looked up through `client` (in namespace `ns`) first:
+// moving an alias changes host_path, so the revision that serves it changes too. Without a
+// client a registry URI fails with StorageUriNotSupported.
+StorageLocation ResolveStorageUri(const std::string& uri, const std::string& ns,
+                                  const std::string& data_dir, client::Client* client);
 
 }  // namespace skiff::inference

@@ -16,37 +16,37 @@
 namespace skiff::pipelines {
 
 struct ArtifactRecord {
-  int64_t id = 0;              // assigned by the store
-  std::string key;             // input/output name in the task (the event's path)
-  std::string name;            // artifact name (KFP: the output key, or the importer's name)
-  std::string type;            // schema title: system.Artifact, system.Dataset, system.Model,
-                               // system.Metrics, system.ClassificationMetrics, ...
-  std::string uri;             // file:///..., gs://..., ...
+  int64_t id = 0;                  // assigned by the store
+  std::string key;                 // input/output name in the task (the event's path)
+  std::string name;                // artifact name (KFP: the output key, or the importer's name)
+  std::string type;                // schema title: system.Artifact, system.Dataset, system.Model,
+                                   // system.Metrics, system.ClassificationMetrics, ...
+  std::string uri;                 // file:///..., gs://..., ...
   Json metadata = Json::object();  // the executor's metadata (metrics values for system.Metrics)
 };
 
 // One execution of one task (a container, an importer, or a DAG/loop iteration driver).
 struct ExecutionRecord {
-  int64_t id = 0;                 // assigned by the store
-  std::string type;               // system.ContainerExecution | system.ImporterExecution |
-                                  // system.DAGExecution
-  std::string state;              // RUNNING, COMPLETE, FAILED, CACHED, CANCELED
+  int64_t id = 0;     // assigned by the store
+  std::string type;   // system.ContainerExecution | system.ImporterExecution |
+                      // system.DAGExecution
+  std::string state;  // RUNNING, COMPLETE, FAILED, CACHED, CANCELED
   std::string namespace_name;
-  std::string pipeline;           // pipeline name (context type system.Pipeline)
-  std::string run_name;           // run object name (context type system.PipelineRun)
+  std::string pipeline;  // pipeline name (context type system.Pipeline)
+  std::string run_name;  // run object name (context type system.PipelineRun)
   std::string run_uid;
-  std::string task;               // task path in the run (e.g. for-loop-2.1.train)
-  std::string pod;                // Pod that ran it, if any
+  std::string task;  // task path in the run (e.g. for-loop-2.1.train)
+  std::string pod;   // Pod that ran it, if any
   std::string image;
   std::vector<std::string> command;  // resolved command + args
-  std::string fingerprint;        // cache key (empty: not cacheable)
+  std::string fingerprint;           // cache key (empty: not cacheable)
   Json input_parameters = Json::object();
   Json output_parameters = Json::object();
   std::vector<ArtifactRecord> inputs;   // events INPUT
   std::vector<ArtifactRecord> outputs;  // events OUTPUT
-  int64_t start_ms = 0;           // Unix ms
+  int64_t start_ms = 0;                 // Unix ms
   int64_t end_ms = 0;
-  int64_t cached_from = 0;        // for CACHED: the execution whose outputs were reused
+  int64_t cached_from = 0;  // for CACHED: the execution whose outputs were reused
 };
 
 class LineageStore {
@@ -79,7 +79,13 @@ class LineageStore {
 
   // Artifacts, newest first, optionally of one type (e.g. system.Metrics), with the execution
   // and run that produced them.
+  // `limit` <= 0: all of them. Answers {"artifacts": [...]}.
   virtual StatusOr<Json> ListArtifacts(const std::string& type, int64_t limit) = 0;
 };
+
+// The JSON forms the HTTP surface and `skiff lineage` share. Times are RFC 3339 (left out when
+// 0), empty strings are left out.
+Json ArtifactToJson(const ArtifactRecord& artifact);
+Json ExecutionToJson(const ExecutionRecord& execution);
 
 }  // namespace skiff::pipelines

@@ -29,6 +29,7 @@ struct PlaceholderContext {
   std::string pipeline_root;               // {{$.pipeline_root}}
   std::string pipeline_job_create_time;    // {{$.pipeline_job_create_time_utc}} (RFC 3339)
   std::string pipeline_job_schedule_time;  // {{$.pipeline_job_schedule_time_utc}}
+  std::string workspace_path;              // {{$.workspace_path}}; empty: the run has none
   // Maps an artifact URI to the path the container sees it at (`.path` placeholders). Required.
   std::function<std::string(const std::string& uri)> local_path;
 };
@@ -42,6 +43,16 @@ struct PlaceholderContext {
 //   "x", "Then": [...], "Else": [...]}} (nested; Then/Else lists splice into the argument list).
 // Parameter values render as KFP does: strings raw, other types as compact JSON (true, 3, 1.5,
 // ["a"], {"k": 1}); a missing input without IfPresent is an error naming it.
+// Details that follow KFP: numbers print without exponent (1e21 → "1000000000000000000000"); a
+// null parameter is not present; `{{$.inputs.artifacts['x']}}` with no field renders the
+// artifact list as JSON (Input[List[Artifact]]), the field forms use its first artifact;
+// `.metadata` is the metadata object as compact JSON, `.metadata['k']` renders like a parameter;
+// Then/Else may be a single element instead of a list; Concat joins what its items resolve to
+// (an IfPresent inside it contributes its branch's items). Vertex-only names
+// ({{$.pipeline_google_cloud_project_id}}, ..._location, {{$.pipeline_persistent_resource_id}})
+// are left as written, as KFP's open-source launcher does; any other unknown form is kInvalid.
+// A task input's runtimeValue.constant may embed `{{$.inputs.parameters['pipelinechannel--x']}}`
+// naming the same task's other inputs: resolve it with ResolveString against those.
 StatusOr<std::vector<std::string>> ResolveArguments(const Json& args,
                                                     const PlaceholderContext& context);
 

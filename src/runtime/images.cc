@@ -75,13 +75,53 @@ std::vector<ImageEntry> Builtins(const std::string& bin_dir) {
   py.description = "host python3";
   out.push_back(py);
 
+  // Red Hat's UBI python images (what many KFP samples name); their CMD is a shell, but KFP
+  // components always set a command.
+  ImageEntry ubi = py;
+  ubi.name = "ubi/python";
+  ubi.match = {"registry.access.redhat.com/ubi*/python-3*", "ubi*/python-3*"};
+  ubi.description = "host python3 (Red Hat UBI python-3xx images)";
+  out.push_back(ubi);
+
   for (const char* name : {"alpine", "busybox", "ubuntu", "debian"}) {
     ImageEntry sh;
     sh.name = name;
     sh.match = {name, std::string(name) + ":*"};
     sh.cmd = {"sh"};
     sh.description = "host /bin/sh and coreutils";
+    // busybox as containerd publishes it (ghcr.io), named by KFP's placeholder samples.
+    if (sh.name == "busybox") {
+      sh.match.push_back("ghcr.io/containerd/busybox");
+      sh.match.push_back("ghcr.io/containerd/busybox:*");
+    }
+    // Their sh is busybox ash, which scripts rely on for bash-isms ([[ ]], ==); the host's sh may
+    // be dash, so `sh` there is the host's bash.
+    if (sh.name == "alpine" || sh.name == "busybox") {
+      if (std::string bash = FindOnPath("bash"); !bash.empty()) {
+        sh.aliases["sh"] = bash;
+        sh.aliases["ash"] = bash;
+        sh.description = "host bash as sh (busybox ash's [[ ]]) and coreutils";
+      }
+    }
     out.push_back(sh);
+  }
+
+  ImageEntry bash;
+  bash.name = "bash";
+  bash.match = {"bash", "bash:*"};
+  bash.cmd = {"bash"};
+  bash.description = "host bash";
+  out.push_back(bash);
+
+  // Small single-tool images: the host's tool stands in. alpine-curl's workloads need the network.
+  for (auto [image, tool] :
+       {std::pair{"jetbrainsinfra/jq", "jq"}, std::pair{"byrnedo/alpine-curl", "curl"}}) {
+    ImageEntry t;
+    t.name = image;
+    t.match = {image, std::string(image) + ":*"};
+    t.cmd = {"sh"};
+    t.description = std::string("host /bin/sh with ") + tool;
+    out.push_back(t);
   }
   for (auto& e : out) e.builtin = true;
   return out;
@@ -172,7 +212,9 @@ std::string Sanitize(const std::string& name) {
 std::string NormalizeImage(const std::string& image) {
   std::string s = image;
   if (size_t at = s.find('@'); at != std::string::npos) s.resize(at);
-  for (const char* prefix : {"docker.io/", "index.docker.io/", "registry-1.docker.io/"}) {
+  // Docker Hub and its mirrors of the official images (ECR Public, Google's mirror).
+  for (const char* prefix : {"docker.io/", "index.docker.io/", "registry-1.docker.io/",
+                             "public.ecr.aws/docker/", "mirror.gcr.io/"}) {
     if (s.rfind(prefix, 0) == 0) {
       s.erase(0, std::string(prefix).size());
       break;

@@ -364,6 +364,10 @@ class ScenarioRunner {
   // Every variable is also in the environment of the children (python, sh, kubectl).
   std::vector<std::string> Env() const {
     std::vector<std::string> env = server_.ToolEnv();
+    // kubectl finds plugins (kubectl-kubeflow) on PATH: the build's bin directory goes first.
+    const char* path = std::getenv("PATH");
+    env.push_back("PATH=" + fs::path(SkiffServer::Binary()).parent_path().string() +
+                  (path && *path ? std::string(":") + path : ""));
     for (const auto& [k, v] : vars_) {
       if (k != "KUBECONFIG") env.push_back(k + "=" + v);
     }

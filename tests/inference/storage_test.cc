@@ -51,7 +51,7 @@ TEST(Storage, RefusesWhatItCannotServe) {
   EXPECT_EQ(loc.reason, "StorageUriNotFound");
   loc = ResolveStorageUri("model-registry://mnist/v1", "ns", home.path());
   EXPECT_EQ(loc.reason, "StorageUriNotSupported");
-  EXPECT_NE(loc.message.find("not supported yet"), std::string::npos);
+  EXPECT_NE(loc.message.find("resolved by the InferenceService controller"), std::string::npos);
   EXPECT_EQ(ResolveStorageUri("models:/mnist/1", "ns", home.path()).reason,
             "StorageUriNotSupported");
   EXPECT_EQ(ResolveStorageUri("hf://org/model", "ns", home.path()).reason,

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "gtest/gtest.h"
 
@@ -51,6 +52,8 @@ TEST(NormalizeImageTest, Table) {
       {"gcr.io/x/y", "gcr.io/x/y"},
       {"ghcr.io/org/img:1", "ghcr.io/org/img:1"},
       {"localhost:5000/library/app:1", "localhost:5000/library/app:1"},
+      {"public.ecr.aws/docker/library/python:3.12", "python:3.12"},
+      {"mirror.gcr.io/library/alpine:3", "alpine:3"},
   };
   for (const auto& c : cases) EXPECT_EQ(NormalizeImage(c.in), c.out) << c.in;
 }
@@ -200,6 +203,78 @@ TEST(ArgvTest, VariableExpansion) {
   EXPECT_EQ(*Catalog::Argv(e, {"echo", "$(NAME"}, {}, env), (V{"echo", "$(NAME"}));
   EXPECT_EQ(*Catalog::Argv(e, {"echo", "$HOME $$ $"}, {}, env), (V{"echo", "$HOME $ $"}));
   EXPECT_EQ(*Catalog::Argv(e, {"echo"}, {"$(NAME)"}, env), (V{"echo", "world"}));
+}
+
+// The base images KFP's compiled samples name (../shared/conformance/kfp) map to host programs.
+TEST_F(ImagesTest, KfpBaseImagesAreCovered) {
+  auto cat = Load();
+  struct Case {
+    const char* image;
+    const char* entry;
+  } cases[] = {
+      {"python:3.11", "python"},
+      {"python:3.7", "python"},
+      {"python:alpine3.9", "python"},
+      {"public.ecr.aws/docker/library/python:3.12", "python"},
+      {"registry.access.redhat.com/ubi9/python-311:latest", "ubi/python"},
+      {"registry.access.redhat.com/ubi8/python-39", "ubi/python"},
+      {"alpine", "alpine"},
+      {"alpine:latest", "alpine"},
+      {"alpine:3.23", "alpine"},
+      {"ghcr.io/containerd/busybox", "busybox"},
+      {"library/bash", "bash"},
+      {"jetbrainsinfra/jq", "jetbrainsinfra/jq"},
+      {"byrnedo/"
+       "alpine-curl@sha256:548379d0a4a0c08b9e55d9d87a592b7d35d9ab3037f4936f5ccd09d0b625a342",
+       "byrnedo/alpine-curl"},
+  };
+  for (const auto& c : cases) {
+    auto r = cat->Resolve(c.image);
+    ASSERT_TRUE(r.ok()) << c.image << ": " << r.status().message();
+    EXPECT_EQ(r->entry->name, c.entry) << c.image;
+  }
+  auto ubi = cat->Resolve("registry.access.redhat.com/ubi9/python-311:latest");
+  EXPECT_EQ(ubi->entry->cmd, std::vector<std::string>{"python3"});
+  EXPECT_EQ(cat->Resolve("library/bash")->entry->cmd, std::vector<std::string>{"bash"});
+  // Google Cloud images need gcloud and credentials: not mapped by default.
+  EXPECT_FALSE(cat->Resolve("google/cloud-sdk:slim").ok());
+  EXPECT_FALSE(cat->Resolve("registry.access.redhat.com/ubi9/nodejs-18").ok());
+  // alpine's and busybox's sh is ash, whose [[ ]] scripts use: the host's bash stands in.
+  auto busybox = cat->Resolve("ghcr.io/containerd/busybox");
+  if (busybox->entry->aliases.empty()) GTEST_SKIP() << "no bash on PATH";
+  EXPECT_EQ(fs::read_symlink(busybox->alias_dir + "/sh").filename(), "bash");
+  EXPECT_TRUE(cat->Resolve("debian")->entry->aliases.empty());  // debian's sh is dash
+}
+
+// Every image a conformance file names resolves, except those listed here with the reason.
+TEST_F(ImagesTest, EveryConformanceImageResolvesOrIsListed) {
+  static const std::set<std::string> kUnmapped = {
+      "google/cloud-sdk",
+      "google/cloud-sdk:slim",  // gsutil/gcloud and GCP credentials
+      "gcr.io/ml-pipeline/google-cloud-pipeline-components:2.22.0",  // Vertex AI jobs
+      "gcr.io/ml-pipeline/google-cloud-pipeline-components:2.14.1",
+      "argostub/createpvc",
+      "argostub/deletepvc",  // kfp-kubernetes PVC ops, not containers
+      "gcr.io/image",
+      "gcr.io/my-image",
+      "kfp-image",
+      "dummy",  // placeholders in the samples
+  };
+  auto cat = Load();
+  std::set<std::string> seen;
+  for (const auto& f : fs::directory_iterator(SKIFF_SHARED_DIR "/conformance/kfp")) {
+    std::ifstream in(f.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      size_t at = line.find_first_not_of(' ');
+      if (at == std::string::npos || line.compare(at, 7, "image: ") != 0) continue;
+      std::string image = line.substr(at + 7);
+      if (!seen.insert(image).second || kUnmapped.contains(image)) continue;
+      auto r = cat->Resolve(image);
+      EXPECT_TRUE(r.ok()) << f.path().filename() << ": " << r.status().message();
+    }
+  }
+  EXPECT_GT(seen.size(), 15u);
 }
 
 }  // namespace
