@@ -27,6 +27,13 @@ class DefaultAuthenticator : public Authenticator {
           return u;
         }
       }
+      if (options_.verify_token) {
+        auto verified = options_.verify_token(token);
+        if (verified.ok()) {
+          verified->groups.push_back("system:authenticated");
+          return verified;
+        }
+      }
       return Status::Unauthorized("Unauthorized");
     }
     if (options_.accept_client_certs && !request.client_cert_cn.empty()) {

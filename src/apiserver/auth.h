@@ -2,6 +2,7 @@
 // certificates authenticate; every authenticated user is allowed (RBAC plugs in as an Authorizer).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,7 +41,10 @@ class Authorizer {
 
 struct AuthenticatorOptions {
   std::map<std::string, UserInfo> tokens;  // bearer token -> user
-  bool accept_client_certs = true;         // CN = user, O = groups (verified by the TLS layer)
+  // Bearer tokens not in `tokens` (service-account tokens): the user, or an error for a token it
+  // does not know.
+  std::function<StatusOr<UserInfo>(const std::string& token)> verify_token;
+  bool accept_client_certs = true;  // CN = user, O = groups (verified by the TLS layer)
   // Requests without credentials: as this user when set (plain-HTTP development mode), else 401.
   std::optional<UserInfo> anonymous_user;
 };

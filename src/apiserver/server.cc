@@ -160,8 +160,16 @@ StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options) 
   SKIFF_RETURN_IF_ERROR(s->StartCrdSync());
   SKIFF_LOG(Debug) << "bootstrap done at " << elapsed_ms() << " ms";
 
+  // Service-account tokens outlive restarts with the store that names their accounts.
+  auto sa_tokens =
+      ServiceAccountTokens::Open(o.in_memory_store ? "" : o.data_dir + "/service-account.key");
+  if (!sa_tokens.ok()) return sa_tokens.status();
+  s->sa_tokens_ = std::move(*sa_tokens);
   AuthenticatorOptions ao;
   ao.tokens[s->admin_token_] = UserInfo{"admin", {"system:masters"}};
+  ao.verify_token = [tokens = s->sa_tokens_.get()](const std::string& token) {
+    return tokens->Verify(token);
+  };
   if (o.insecure_http)
     ao.anonymous_user = UserInfo{"admin", {"system:masters", "system:authenticated"}};
   s->authn_ = NewAuthenticator(std::move(ao));
@@ -210,6 +218,10 @@ void ApiServer::Stop() {
 }
 
 uint16_t ApiServer::port() const { return http_ ? http_->port() : 0; }
+
+std::string ApiServer::ServiceAccountToken(const std::string& ns, const std::string& name) const {
+  return sa_tokens_->Issue(ns, name);
+}
 
 std::string ApiServer::url() const {
   return std::string(options_.insecure_http ? "http" : "https") + "://" + options_.address + ":" +

@@ -12,6 +12,7 @@
 #include "apiserver/auth.h"
 #include "apiserver/handler.h"
 #include "apiserver/object_api.h"
+#include "apiserver/service_account_token.h"
 #include "common/status.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -46,6 +47,11 @@ class ApiServer {
   const std::string& ca_file() const { return ca_file_; }
   // A kubeconfig for the admin user (token auth, CA embedded).
   std::string Kubeconfig() const;
+  // The CA that signed the serving certificate, PEM ("" over plain HTTP): a Pod's ca.crt.
+  const std::string& ca_pem() const { return ca_pem_; }
+  // A bearer token for the ServiceAccount `ns`/`name`, which this server accepts as user
+  // system:serviceaccount:<ns>:<name>. Thread-safe.
+  std::string ServiceAccountToken(const std::string& ns, const std::string& name) const;
 
   void Stop();
 
@@ -61,6 +67,7 @@ class ApiServer {
   std::unique_ptr<store::Store> store_;
   api::ResourceRegistry registry_;
   std::unique_ptr<ObjectApi> api_;
+  std::unique_ptr<ServiceAccountTokens> sa_tokens_;
   std::unique_ptr<Authenticator> authn_;
   std::unique_ptr<Authorizer> authz_;
   std::unique_ptr<ApiHandler> handler_;

@@ -159,6 +159,15 @@ int RunUp(const UpOptions& options) {
     ao.data_dir = so.data_dir;
     if (!options.node_name.empty()) ao.node_name = options.node_name;
     ao.bin_dir = ExecutableDir();
+    // In-cluster credentials for Pods (kubectl inside a task); they need HTTPS, whose serving
+    // certificate names 127.0.0.1.
+    if (!so.insecure_http) {
+      ao.service_account_token = [s = server->get()](const std::string& ns, const std::string& sa) {
+        return s->ServiceAccountToken(ns, sa);
+      };
+      ao.api_ca_pem = (*server)->ca_pem();
+      ao.api_port = (*server)->port();
+    }
     auto created = node::NodeAgent::Create(manager, client.get(), runtime.get(), ao);
     if (!created.ok()) {
       std::cerr << "skiff up: node agent: " << created.status().message() << "\n";

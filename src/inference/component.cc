@@ -333,9 +333,14 @@ ComponentPlan PlanComponent(const Json& isvc, const std::string& component,
     plan.cluster_runtime = rt.cluster;
     plan.protocol = rt.protocol;
     hash_input["runtime"] = {{"name", rt.name}, {"cluster", rt.cluster}, {"spec", rt.spec}};
-    StorageLocation loc = ResolveStorageUri(model->storage_uri, ns, ctx.data_dir);
+    // A registry URI resolves to the version's artifact: moving an alias changes host_path, so
+    // the hash, so a new revision rolls out (as canaryTrafficPercent says).
+    StorageLocation loc = ResolveStorageUri(model->storage_uri, ns, ctx.data_dir, ctx.client);
     if (!loc.ok) return fail(loc.reason, FailureReasonFor(loc.reason), loc.message);
     hash_input["storage"] = loc.host_path;
+    plan.model = loc.model;
+    plan.model_version = loc.model_version;
+    plan.resolved_uri = loc.resolved_uri;
     for (const auto& [k, v] : rt.spec.items()) {
       if (!RuntimeOnlyFields().count(k) && !pod_spec.contains(k)) pod_spec[k] = v;
     }

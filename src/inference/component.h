@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "client/client.h"
 #include "common/json.h"
 #include "inference/autoscaler.h"
 #include "inference/runtime_match.h"
@@ -26,6 +27,8 @@ struct PlanContext {
   std::string gateway_host;  // host:port of the gateway (transformers reach the predictor there)
   std::vector<RuntimeCandidate> namespaced;  // the namespace's ServingRuntimes
   std::vector<RuntimeCandidate> cluster;     // the ClusterServingRuntimes
+  // Resolves Model Registry storageUris (models:/, model-registry://); null: they fail.
+  client::Client* client = nullptr;
 };
 
 struct ComponentPlan {
@@ -43,6 +46,8 @@ struct ComponentPlan {
   ScaleSpec scale;
   std::optional<int> canary_percent;
   std::chrono::milliseconds timeout{300000};
+  // For a Model Registry storageUri: the model, version and artifact URI it resolved to.
+  std::string model, model_version, resolved_uri;
 };
 
 // The components present in `isvc`'s spec, predictor first.

@@ -7,6 +7,9 @@
 #include "common/log.h"
 #include "controllers/object_meta.h"
 #include "inference/builtin_runtimes.h"
+#include "inference/runtime_match.h"
+#include "registry/model_uri.h"
+#include "registry/registry.h"
 
 namespace skiff::inference {
 
@@ -147,7 +150,8 @@ Json InferenceServiceReconciler::OwnerRef(const Json& isvc) const {
 
 Status InferenceServiceReconciler::EnsureRevision(const Json& isvc, const std::string& component,
                                                   const std::string& revision,
-                                                  const Json& pod_template) {
+                                                  const ComponentPlan& plan) {
+  const Json& pod_template = plan.pod_template;
   const std::string ns = controllers::NamespaceOf(isvc);
   const std::string name = controllers::NameOf(isvc);
   Json cm = {{"apiVersion", "v1"},
@@ -168,6 +172,12 @@ Status InferenceServiceReconciler::EnsureRevision(const Json& isvc, const std::s
   if (created.ok()) {
     recorder_.Event(isvc, "Normal", "RevisionCreated",
                     "Created revision " + revision + " of the " + component);
+    if (!plan.model.empty()) {
+      recorder_.Event(isvc, "Normal", "ModelResolved",
+                      Capitalized(component) + " revision " + revision + " serves version " +
+                          plan.model_version + " of registered model " + plan.model + " (" +
+                          plan.resolved_uri + ")");
+    }
   }
   return Status::Ok();
 }
@@ -274,6 +284,7 @@ StatusOr<Result> InferenceServiceReconciler::Reconcile(const Request& request) {
 
   PlanContext ctx;
   ctx.data_dir = options_.data_dir;
+  ctx.client = client_;
   ctx.gateway_host = options_.gateway_url.substr(
       options_.gateway_url.find("://") == std::string::npos ? 0
                                                             : options_.gateway_url.find("://") + 3);
@@ -334,7 +345,7 @@ StatusOr<Result> InferenceServiceReconciler::Reconcile(const Request& request) {
     if (plan.ok) {
       latest_created = RevisionName(name, component, plan.hash);
       if (!revs.count(latest_created)) {
-        note(EnsureRevision(isvc, component, latest_created, plan.pod_template));
+        note(EnsureRevision(isvc, component, latest_created, plan));
         revs[latest_created] = plan.pod_template;
       }
     } else {
@@ -544,6 +555,12 @@ StatusOr<Result> InferenceServiceReconciler::Reconcile(const Request& request) {
           !latest_ready.empty() ? "Loaded" : states["targetModelState"].get<std::string>();
       ms["states"] = states;
       ms["copies"] = {{"failedCopies", failing}, {"totalCopies", latest_ready_pods}};
+      // A skiff extension: the registry version a models:/ or model-registry:// URI names now.
+      if (plan.ok && !plan.model.empty()) {
+        ms["modelRegistry"] = {{"registeredModelName", plan.model},
+                               {"modelVersionName", plan.model_version},
+                               {"storageUri", plan.resolved_uri}};
+      }
       status["modelStatus"] = ms;
       if (plan.ok && !plan.runtime.empty()) {
         status[plan.cluster_runtime ? "clusterServingRuntimeName" : "servingRuntimeName"] =
@@ -600,6 +617,22 @@ StatusOr<controllers::Controller*> StartInferenceController(controllers::Manager
                                                                  std::move(options));
   InferenceServiceReconciler* r = reconciler.get();
   controllers::Informer* isvcs = mgr.GetInformer(kInferenceServices);
+  // The InferenceServices of a namespace whose storageUri names registered model `model`.
+  auto following = [isvcs](const std::string& ns, const std::string& model) {
+    std::vector<Request> out;
+    if (model.empty()) return out;
+    for (const ObjectPtr& o : isvcs->List(ns)) {
+      for (const std::string& component : ComponentsOf(*o)) {
+        const Json* c = FindPath(*o, "spec." + component);
+        const auto spec = c ? ModelOf(*c) : std::nullopt;
+        if (spec && registry::ModelOfUri(spec->storage_uri) == model) {
+          out.push_back({controllers::NamespaceOf(*o), controllers::NameOf(*o)});
+          break;
+        }
+      }
+    }
+    return out;
+  };
   auto all_in = [isvcs](const std::string& ns) {
     std::vector<Request> out;
     for (const ObjectPtr& o : isvcs->List(ns)) {
@@ -614,6 +647,24 @@ StatusOr<controllers::Controller*> StartInferenceController(controllers::Manager
           .Watches(kServingRuntimes,
                    [all_in](const Json& rt) { return all_in(controllers::NamespaceOf(rt)); })
           .Watches(kClusterServingRuntimes, [all_in](const Json&) { return all_in(""); })
+          // Moving an alias, adding or archiving a version re-resolves the services following
+          // the model (a new revision when the artifact they resolve to changes).
+          .Watches(registry::ResourceOf(registry::Kind::kRegisteredModel),
+                   [following](const Json& m) {
+                     std::string model = StringAt(m, "spec.name");
+                     if (model.empty()) model = controllers::NameOf(m);
+                     return following(controllers::NamespaceOf(m), model);
+                   })
+          .Watches(registry::ResourceOf(registry::Kind::kModelVersion),
+                   [following](const Json& v) {
+                     return following(controllers::NamespaceOf(v),
+                                      StringAt(v, "spec.registeredModelName"));
+                   })
+          .Watches(registry::ResourceOf(registry::Kind::kModelArtifact),
+                   [following](const Json& a) {
+                     return following(controllers::NamespaceOf(a),
+                                      StringAt(a, "spec.registeredModelName"));
+                   })
           .WithWorkers(2)
           .Complete(std::move(reconciler));
   r->set_controller(c);

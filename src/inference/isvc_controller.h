@@ -1,10 +1,11 @@
 // The InferenceService controller: For InferenceServices, Owns their Pods, Watches
-// (Cluster)ServingRuntimes. Each component's spec becomes a revision (an immutable Pod template,
-// kept in a ConfigMap named after the revision, labelled like Knative's); traffic is split between
-// the latest ready revision and the previously rolled-out one as canaryTrafficPercent says; each
-// routed revision gets the replica count the autoscaler decides; the ready Pods are published to
-// the gateway's routing table; status follows KServe (url, address, components with traffic and
-// revisions, conditions, modelStatus).
+// (Cluster)ServingRuntimes and the Model Registry's kinds (a models:/ or model-registry://
+// storageUri follows its model's aliases and versions). Each component's spec becomes a revision
+// (an immutable Pod template, kept in a ConfigMap named after the revision, labelled like
+// Knative's); traffic is split between the latest ready revision and the previously rolled-out
+// one as canaryTrafficPercent says; each routed revision gets the replica count the autoscaler
+// decides; the ready Pods are published to the gateway's routing table; status follows KServe
+// (url, address, components with traffic and revisions, conditions, modelStatus).
 //
 // Revision Pods are named {isvc}-{component}-{hash}-{n} (n = 0, 1, ...), labelled
 // serving.kserve.io/inferenceservice, component, serving.knative.dev/revision and
@@ -57,7 +58,7 @@ class InferenceServiceReconciler : public controllers::Reconciler {
   Status EnsurePods(const Json& isvc, const std::string& revision, const Json& pod_template,
                     const std::vector<controllers::ObjectPtr>& pods, int desired);
   Status EnsureRevision(const Json& isvc, const std::string& component, const std::string& revision,
-                        const Json& pod_template);
+                        const ComponentPlan& plan);
   void DeleteRevision(const std::string& ns, const std::string& revision,
                       const std::vector<controllers::ObjectPtr>& pods);
   Status WriteStatus(const Json& isvc, const Json& status);
@@ -82,7 +83,8 @@ class InferenceServiceReconciler : public controllers::Reconciler {
   std::map<std::string, std::set<std::string>> autoscaled_;  // GUARDED_BY(mu_): isvc → keys
 };
 
-// Registers the controller on `mgr` (For InferenceServices, Owns Pods, Watches runtimes).
+// Registers the controller on `mgr` (For InferenceServices, Owns Pods, Watches runtimes and the
+// Model Registry's kinds).
 StatusOr<controllers::Controller*> StartInferenceController(controllers::Manager& mgr,
                                                             client::Client* client,
                                                             RoutingTable* table,

@@ -797,6 +797,7 @@ bool NodeAgent::Impl::Prepare(PodWorker* w) {
       }
     }
   }
+  if (!PrepareServiceAccount(w)) return false;
   // Plain processes read the host's /etc/hosts; only sandboxed Pods get their own.
   if (!WantsPlainProcess(w->pod)) {
     w->hosts_content = HostsFor(w->pod, w->ip, w->key, NamespaceHosts(w->ns));
@@ -806,6 +807,31 @@ bool NodeAgent::Impl::Prepare(PodWorker* w) {
   w->prepare_reason.clear();
   w->prepare_message.clear();
   w->hosts_changed = true;
+  return true;
+}
+
+// Writes the Pod's in-cluster credentials (token, ca.crt, namespace) unless it opts out, as the
+// kubelet's projected service-account volume does. The ServiceAccount is read only when the Pod
+// leaves the choice to it; one that does not exist (skiff creates none) does not stop the Pod.
+bool NodeAgent::Impl::PrepareServiceAccount(PodWorker* w) {
+  w->sa_dir.clear();
+  if (o_.api_port == 0 || !o_.service_account_token) return true;
+  const std::string account = ServiceAccountOf(w->pod);
+  StatusOr<Json> sa = Status::NotFound("");
+  if (!Field(Field(w->pod, "spec"), "automountServiceAccountToken").is_boolean()) {
+    sa = client_->Get(kServiceAccounts, w->ns, account);
+  }
+  if (!AutomountsServiceAccountToken(w->pod, sa.ok() ? &*sa : nullptr)) return true;
+  const std::string dir = w->dir + "/serviceaccount";
+  Status s = WriteVolumeFiles(dir, {{"token", o_.service_account_token(w->ns, account), 0644},
+                                    {"ca.crt", o_.api_ca_pem, 0644},
+                                    {"namespace", w->ns, 0644}});
+  if (!s.ok()) {
+    w->prepare_reason = "ContainerCreating";
+    w->prepare_message = "MountVolume.SetUp failed for the service-account token: " + s.message();
+    return false;
+  }
+  w->sa_dir = dir;
   return true;
 }
 
@@ -923,6 +949,16 @@ void NodeAgent::Impl::StartContainer(PodWorker* w, ContainerRun* c) {
   }
   base.push_back("POD_NAME=" + w->name);
   base.push_back("POD_NAMESPACE=" + w->ns);
+  // The Pod's own env and envFrom come later in BuildEnv and win, as upstream.
+  const bool mounts_apply = caps.bubblewrap && !WantsPlainProcess(w->pod);
+  if (!w->sa_dir.empty()) {
+    for (std::string& kv : KubernetesServiceEnv(o_.api_host, o_.api_port)) {
+      base.push_back(std::move(kv));
+    }
+    // Plain processes ignore mounts: this says where the files are in either mode.
+    base.push_back(std::string("SKIFF_SERVICE_ACCOUNT_DIR=") +
+                   (mounts_apply ? kServiceAccountMountPath : w->sa_dir));
+  }
   if (!machine_.gpus.empty()) {
     // This container's share of the Pod's GPUs, in container order.
     int64_t offset = 0;
@@ -1003,6 +1039,22 @@ void NodeAgent::Impl::StartContainer(PodWorker* w, ContainerRun* c) {
                 (Field(m, "readOnly").is_boolean() && Field(m, "readOnly").get<bool>());
       rs.mounts.push_back({host, Str(m, "mountPath"), ro});
     }
+  }
+  if (!w->sa_dir.empty()) {
+    // The sandbox shows the host's /var read-only, where /var/run is usually a link to /run (a
+    // tmpfs there): bind at the resolved path, which bubblewrap can create.
+    static const std::string target = [] {
+      std::error_code ec;
+      fs::path resolved = fs::weakly_canonical(kServiceAccountMountPath, ec);
+      return ec ? std::string(kServiceAccountMountPath) : resolved.string();
+    }();
+    // A container that mounts something of its own there keeps it (upstream's admission skips
+    // such containers too).
+    bool taken = false;
+    for (const runtime::Mount& m : rs.mounts) {
+      taken = taken || m.container_path == kServiceAccountMountPath || m.container_path == target;
+    }
+    if (!taken) rs.mounts.push_back({w->sa_dir, target, true});
   }
   const Json& limits = Field(Field(c->spec, "resources"), "limits");
   if (auto mem = QuantityOf(Field(limits, "memory"))) {

@@ -38,6 +38,15 @@ struct AgentOptions {
   int probe_workers = 2;
   // Register the Node and renew its Lease (tests of Pods alone may turn it off).
   bool register_node = true;
+  // In-cluster API credentials, as the kubelet mounts them: with `api_port` set, every Pod that
+  // does not opt out (automountServiceAccountToken) gets a token for its ServiceAccount, the CA
+  // and its namespace at /var/run/secrets/kubernetes.io/serviceaccount, and KUBERNETES_SERVICE_*.
+  // `service_account_token` is called from the agent's workers.
+  std::function<std::string(const std::string& ns, const std::string& service_account)>
+      service_account_token;
+  std::string api_ca_pem;
+  std::string api_host = "127.0.0.1";
+  int api_port = 0;
 };
 
 class NodeAgent {

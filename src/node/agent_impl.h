@@ -61,6 +61,7 @@ inline const client::Resource kSecrets{"", "v1", "secrets"};
 inline const client::Resource kServices{"", "v1", "services"};
 inline const client::Resource kClaims{"", "v1", "persistentvolumeclaims"};
 inline const client::Resource kLeases{"coordination.k8s.io", "v1", "leases"};
+inline const client::Resource kServiceAccounts{"", "v1", "serviceaccounts"};
 
 inline constexpr const char* kDefaultPath =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -268,6 +269,7 @@ struct PodWorker {
   std::vector<int> gpus;
   std::vector<ContainerRun> inits, containers;
   std::map<std::string, std::pair<std::string, bool>> volumes;  // name -> host path, read-only
+  std::string sa_dir;  // the Pod's service-account files; "" when it gets none
   bool prepared = false;
   std::string prepare_reason, prepare_message;  // container waiting reason while not prepared
   bool config_error = false;
@@ -468,6 +470,7 @@ class NodeAgent::Impl : public ObjectSource {
   void ApplyMail(PodWorker* w, const Mail& m);
   void Step(PodWorker* w);
   bool Prepare(PodWorker* w);
+  bool PrepareServiceAccount(PodWorker* w);
   void StartContainer(PodWorker* w, ContainerRun* c);
   void RestartOrWait(PodWorker* w, ContainerRun* c);
   bool ShouldRestart(const PodWorker* w, const ContainerRun& c) const;

@@ -3,6 +3,7 @@
 //
 //   <data>/pods/<ns>_<name>_<uid>/hosts                    the Pod's /etc/hosts
 //   <data>/pods/<ns>_<name>_<uid>/volumes/<volume>/        emptyDir, configMap, secret contents
+//   <data>/pods/<ns>_<name>_<uid>/serviceaccount/          token, ca.crt, namespace
 //   <data>/pods/<ns>_<name>_<uid>/logs/<container>/<n>.log  CRI log of restart n (n = restartCount)
 //   <data>/volumes/<ns>/<claim>/                          PersistentVolumeClaim data (outlives
 //   Pods) <data>/containers/<container-id>/                     the runtime's state per container

@@ -498,6 +498,38 @@ Status WriteVolumeFiles(const std::string& dir, const std::vector<VolumeFile>& f
   return Status::Ok();
 }
 
+std::string ServiceAccountOf(const Json& pod) {
+  const Json& spec = Field(pod, "spec");
+  std::string name = Str(spec, "serviceAccountName");
+  if (name.empty()) name = Str(spec, "serviceAccount");
+  return name.empty() ? "default" : name;
+}
+
+bool AutomountsServiceAccountToken(const Json& pod, const Json* account) {
+  const Json& own = Field(Field(pod, "spec"), "automountServiceAccountToken");
+  if (own.is_boolean()) return own.get<bool>();
+  if (account != nullptr) {
+    const Json& inherited = Field(*account, "automountServiceAccountToken");
+    if (inherited.is_boolean()) return inherited.get<bool>();
+  }
+  return true;
+}
+
+std::vector<std::string> KubernetesServiceEnv(const std::string& host, int port) {
+  const std::string p = std::to_string(port);
+  const std::string url = "tcp://" + host + ":" + p;
+  // Upstream names the per-port variables after the Service's port (443); ours is the server's.
+  const std::string prefix = "KUBERNETES_PORT_" + p + "_TCP";
+  return {"KUBERNETES_SERVICE_HOST=" + host,
+          "KUBERNETES_SERVICE_PORT=" + p,
+          "KUBERNETES_SERVICE_PORT_HTTPS=" + p,
+          "KUBERNETES_PORT=" + url,
+          prefix + "=" + url,
+          prefix + "_PROTO=tcp",
+          prefix + "_PORT=" + p,
+          prefix + "_ADDR=" + host};
+}
+
 HostEntry PodHostEntry(const Json& pod, const std::string& ip) {
   const Json& meta = Field(pod, "metadata");
   const Json& spec = Field(pod, "spec");

@@ -82,6 +82,20 @@ std::vector<VolumeFile> VolumeFiles(const Json& pod, const Json& volume, const E
 // Writes `files` under `dir` (created), replacing what was there.
 Status WriteVolumeFiles(const std::string& dir, const std::vector<VolumeFile>& files);
 
+// Where in-cluster clients (kubectl, client-go, the Python client) look for their credentials.
+inline constexpr const char* kServiceAccountMountPath =
+    "/var/run/secrets/kubernetes.io/serviceaccount";
+
+// The ServiceAccount a Pod runs as: spec.serviceAccountName, the deprecated spec.serviceAccount,
+// else "default".
+std::string ServiceAccountOf(const Json& pod);
+// Whether the Pod gets API credentials: its spec.automountServiceAccountToken, else its
+// ServiceAccount's (`account`, null when unknown), else true.
+bool AutomountsServiceAccountToken(const Json& pod, const Json* account);
+// The variables the kubelet sets for the API's Service (KUBERNETES_SERVICE_HOST, ..._PORT,
+// KUBERNETES_PORT=tcp://host:port and the per-port forms), as "NAME=value".
+std::vector<std::string> KubernetesServiceEnv(const std::string& host, int port);
+
 // A line of the hosts file: an address and its names.
 struct HostEntry {
   std::string ip;

@@ -18,6 +18,22 @@ namespace skiff::plugin {
 
 namespace {
 
+// Query-string escaping (RFC 3986 unreserved characters kept).
+std::string PercentEncode(const std::string& in) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : in) {
+    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 namespace fs = std::filesystem;
 using registry::Kind;
 using registry::Registry;
@@ -235,6 +251,7 @@ class Command {
       return Fail(cause);
     };
     Json vbody = {{"name", version}};
+    if (Json props = PipelineProvenance(*uri); !props.empty()) vbody["customProperties"] = props;
     if (args_.Has("description")) vbody["description"] = args_.Get("description");
     if (args_.Has("author")) vbody["author"] = args_.Get("author");
     auto v = registry_->Create(Kind::kModelVersion, vbody, model_id);
@@ -254,6 +271,52 @@ class Command {
             << "model " << name << " version " << version << " registered (id " << version_id
             << ", artifact " << *uri << ")\n";
     return 0;
+  }
+
+  // When the artifact was made by a pipeline run, the version records where it came from (as
+  // customProperties, Model Registry's tagged values): the pipeline, run, task and execution
+  // that produced it (see `skiff lineage URI`), and the run's metrics (system.Metrics artifacts'
+  // numbers as metric_<name>). Empty when skiff has no lineage for the URI.
+  Json PipelineProvenance(const std::string& uri) {
+    Json props = Json::object();
+    auto text = [](const std::string& v) {
+      return Json{{"metadataType", "MetadataStringValue"}, {"string_value", v}};
+    };
+    auto r = session_->Raw("GET", "/apis/skiff.io/v1/lineage?uri=" + PercentEncode(uri),
+                           "application/json");
+    if (!r.ok() || r->status != 200) return props;
+    auto lineage = ParseJson(r->body);
+    if (!lineage.ok()) return props;
+    const Json* by = FindPath(*lineage, "producedBy");
+    if (by == nullptr || !by->is_object()) return props;
+    for (const auto& [key, field] :
+         {std::pair{"pipeline", "pipeline"}, std::pair{"pipeline_run", "run"},
+          std::pair{"pipeline_run_uid", "runUid"}, std::pair{"pipeline_task", "task"},
+          std::pair{"namespace", "namespace"}}) {
+      const std::string v = StringAt(*by, field);
+      if (!v.empty()) props[key] = text(v);
+    }
+    if (auto id = IntAt(*by, "execution.id"))
+      props["pipeline_execution_id"] = text(std::to_string(*id));
+    const std::string run_uid = StringAt(*by, "runUid");
+    if (run_uid.empty()) return props;
+    auto ex = session_->Raw("GET", "/apis/skiff.io/v1/executions?run=" + PercentEncode(run_uid),
+                            "application/json");
+    if (!ex.ok() || ex->status != 200) return props;
+    auto executions = ParseJson(ex->body);
+    if (!executions.ok()) return props;
+    for (const Json& e : (*executions)["executions"]) {
+      for (const Json& out : e.value("outputs", Json::array())) {
+        if (out.value("type", "") != "system.Metrics") continue;
+        const Json& meta = out.contains("metadata") ? out["metadata"] : Json::object();
+        for (auto it = meta.begin(); it != meta.end(); ++it) {
+          if (!it.value().is_number()) continue;
+          props["metric_" + it.key()] = Json{{"metadataType", "MetadataDoubleValue"},
+                                             {"double_value", it.value().get<double>()}};
+        }
+      }
+    }
+    return props;
   }
 
   int Promote() {
