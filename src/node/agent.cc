@@ -697,6 +697,17 @@ bool NodeAgent::Impl::Prepare(PodWorker* w) {
       std::lock_guard<std::mutex> lock(mu_);
       std::vector<int> free;
       for (int i = 0; i < static_cast<int>(machine_.gpus.size()); ++i) {
+        auto owner = gpu_owner_.find(i);
+        if (owner != gpu_owner_.end()) {
+          // A finished Pod's devices go to the next Pod, as the kubelet's device manager
+          // reclaims them; the Pod object may live on for a long time after it ended.
+          auto key = key_by_uid_.find(owner->second);
+          auto holder =
+              key == key_by_uid_.end() ? workers_by_key_.end() : workers_by_key_.find(key->second);
+          if (holder == workers_by_key_.end() || holder->second->terminal) {
+            gpu_owner_.erase(owner);
+          }
+        }
         if (!gpu_owner_.count(i)) free.push_back(i);
       }
       if (static_cast<int64_t>(free.size()) < want) {

@@ -669,6 +669,34 @@ TEST_F(AgentTest, GpusAreCountedAndHandedOutOnePodAtATime) {
   EXPECT_EQ(failed["status"]["reason"], "UnexpectedAdmissionError");
 }
 
+// A Pod that has finished (but is not deleted) gives its GPU to the next one, as the kubelet's
+// device manager reclaims devices of terminated Pods. Found on a real one-GPU machine: a pipeline's
+// GPU task failed (UnexpectedAdmissionError) right after an earlier GPU Pod had completed.
+TEST_F(AgentTest, AFinishedPodsGpuGoesToTheNextPod) {
+  TempDir bin;
+  {
+    std::ofstream f(bin.File("nvidia-smi"));
+    f << "#!/bin/sh\necho '0, GPU-aaaa'\n";
+  }
+  std::filesystem::permissions(bin.File("nvidia-smi"), std::filesystem::perms::owner_all);
+  const std::string old_path = getenv("PATH");
+  setenv("PATH", (bin.path() + ":" + old_path).c_str(), 1);
+  StopAgent();
+  StartAgent();
+  setenv("PATH", old_path.c_str(), 1);
+  ASSERT_TRUE(Eventually([&] {
+    auto node = env_.client->Get(kNodes, "", kNode);
+    return node.ok() && (*node)["status"]["capacity"].value("nvidia.com/gpu", "") == "1";
+  }));
+  for (const char* name : {"gpu-first", "gpu-second"}) {
+    Json pod = ShPod(name, "echo gpu=$CUDA_VISIBLE_DEVICES");
+    pod["spec"]["containers"][0]["resources"] = {{"limits", {{"nvidia.com/gpu", 1}}}};
+    Create(pod);
+    Json done = WaitPhase(name, "Succeeded");
+    EXPECT_EQ(Logs(done), "gpu=0\n") << name;
+  }
+}
+
 TEST_F(AgentTest, ShutdownFailsPodsThatWouldNotRestart) {
   Create(ShPod("never", "sleep 30"));
   WaitPhase("never", "Running");
