@@ -17,6 +17,10 @@ constexpr size_t kMaxCommand = 160;
 constexpr size_t kMaxValue = 60;
 
 std::string Cut(std::string s, size_t max) {
+  // A multi-line script (sh -c '...') stays on its line: newlines shown as "; ".
+  for (size_t at = s.find('\n'); at != std::string::npos; at = s.find('\n', at)) {
+    s.replace(at, 1, "; ");
+  }
   if (s.size() > max) s = s.substr(0, max - 3) + "...";
   return s;
 }
