@@ -156,6 +156,28 @@ class AgentTest : public ::testing::Test {
   }
 
   bool plain_ = false;
+  // Restarts the agent with a stand-in nvidia-smi on PATH that reports `count` GPUs, and waits
+  // for the Node to show them.
+  void RestartWithFakeGpus(int count) {
+    TempDir bin;
+    {
+      std::ofstream f(bin.File("nvidia-smi"));
+      f << "#!/bin/sh\n";
+      for (int i = 0; i < count; ++i) f << "echo '" << i << ", GPU-" << i << "'\n";
+    }
+    std::filesystem::permissions(bin.File("nvidia-smi"), std::filesystem::perms::owner_all);
+    const std::string old_path = getenv("PATH");
+    setenv("PATH", (bin.path() + ":" + old_path).c_str(), 1);
+    StopAgent();
+    StartAgent();
+    setenv("PATH", old_path.c_str(), 1);
+    ASSERT_TRUE(Eventually([&] {
+      auto node = env_.client->Get(kNodes, "", kNode);
+      return node.ok() &&
+             (*node)["status"]["capacity"].value("nvidia.com/gpu", "") == std::to_string(count);
+    }));
+  }
+
   InProcessEnv env_;
   TempDir data_;
   std::unique_ptr<runtime::Runtime> rt_;
@@ -635,22 +657,7 @@ TEST_F(AgentTest, AContainerThatVanishedEndsAsContainerStatusUnknown) {
 }
 
 TEST_F(AgentTest, GpusAreCountedAndHandedOutOnePodAtATime) {
-  // A stand-in nvidia-smi on PATH reports two GPUs.
-  TempDir bin;
-  {
-    std::ofstream f(bin.File("nvidia-smi"));
-    f << "#!/bin/sh\necho '0, GPU-aaaa'\necho '1, GPU-bbbb'\n";
-  }
-  std::filesystem::permissions(bin.File("nvidia-smi"), std::filesystem::perms::owner_all);
-  const std::string old_path = getenv("PATH");
-  setenv("PATH", (bin.path() + ":" + old_path).c_str(), 1);
-  StopAgent();
-  StartAgent();
-  setenv("PATH", old_path.c_str(), 1);
-  ASSERT_TRUE(Eventually([&] {
-    auto node = env_.client->Get(kNodes, "", kNode);
-    return node.ok() && (*node)["status"]["capacity"].value("nvidia.com/gpu", "") == "2";
-  }));
+  RestartWithFakeGpus(2);
   for (const char* name : {"gpu-a", "gpu-b"}) {
     Json pod = ShPod(name, "echo $CUDA_VISIBLE_DEVICES; sleep 30");
     pod["spec"]["containers"][0]["resources"] = {{"limits", {{"nvidia.com/gpu", 1}}}};
@@ -673,21 +680,7 @@ TEST_F(AgentTest, GpusAreCountedAndHandedOutOnePodAtATime) {
 // device manager reclaims devices of terminated Pods. Found on a real one-GPU machine: a pipeline's
 // GPU task failed (UnexpectedAdmissionError) right after an earlier GPU Pod had completed.
 TEST_F(AgentTest, AFinishedPodsGpuGoesToTheNextPod) {
-  TempDir bin;
-  {
-    std::ofstream f(bin.File("nvidia-smi"));
-    f << "#!/bin/sh\necho '0, GPU-aaaa'\n";
-  }
-  std::filesystem::permissions(bin.File("nvidia-smi"), std::filesystem::perms::owner_all);
-  const std::string old_path = getenv("PATH");
-  setenv("PATH", (bin.path() + ":" + old_path).c_str(), 1);
-  StopAgent();
-  StartAgent();
-  setenv("PATH", old_path.c_str(), 1);
-  ASSERT_TRUE(Eventually([&] {
-    auto node = env_.client->Get(kNodes, "", kNode);
-    return node.ok() && (*node)["status"]["capacity"].value("nvidia.com/gpu", "") == "1";
-  }));
+  RestartWithFakeGpus(1);
   for (const char* name : {"gpu-first", "gpu-second"}) {
     Json pod = ShPod(name, "echo gpu=$CUDA_VISIBLE_DEVICES");
     pod["spec"]["containers"][0]["resources"] = {{"limits", {{"nvidia.com/gpu", 1}}}};
