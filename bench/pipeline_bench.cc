@@ -482,7 +482,9 @@ RunResult MeasureOnce(const std::string& binary, Shape shape, bool sandboxed, in
   const std::string dir = MakeTempDir("skiff-pipeline-bench");
   RunResult r;
   {
-    Skiff s(binary, dir);
+    // The 998 middle Pods fit the node at once (the kubelet's default is 110): the bench measures
+    // the engine and the Pod path, not a queue behind the node's capacity.
+    Skiff s(binary, dir, {"--max-pods", "1024"});
     PodWatcher pods(s);
     if (s.Start() && WaitNodeReady(s)) {
       const Json warm = Ir("warm", {{"warm", Task({})}}, sandboxed);

@@ -100,6 +100,11 @@ int Main(int argc, char** argv) {
   up_cmd->add_option("--threads", up.threads, "HTTP worker threads");
   up_cmd->add_option("--write-kubeconfig", up.kubeconfig_out,
                      "Also write the admin kubeconfig here");
+  up_cmd
+      ->add_option("--max-pods", up.max_pods,
+                   "Pods this machine's Node takes at once (its pods capacity; default 110, as "
+                   "the kubelet)")
+      ->check(CLI::PositiveNumber);
   up_cmd->add_option("--node-name", up.node_name,
                      "Name of this machine's Node (default: host name)");
   up_cmd->add_flag(

@@ -159,6 +159,7 @@ int RunUp(const UpOptions& options) {
     ao.data_dir = so.data_dir;
     if (!options.node_name.empty()) ao.node_name = options.node_name;
     ao.bin_dir = ExecutableDir();
+    ao.max_pods = options.max_pods;
     // In-cluster credentials for Pods (kubectl inside a task); they need HTTPS, whose serving
     // certificate names 127.0.0.1.
     if (!so.insecure_http) {

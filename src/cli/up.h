@@ -21,6 +21,7 @@ struct UpOptions {
   int gateway_port = 8081;
   bool gateway_port_explicit = false;
   int gateway_threads = 2;
+  int64_t max_pods = 110;
   std::string ingress_domain = "example.com";
   // The autoscaler's windows (Knative's stable window, scale-to-zero grace), e.g. "60s", "500ms".
   std::string autoscaler_stable_window = "60s";

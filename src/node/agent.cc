@@ -16,6 +16,7 @@ Status NodeAgent::Impl::Init() {
   fs::create_directories(o_.data_dir + "/pods", ec);
   fs::create_directories(ContainersRoot(o_.data_dir), ec);
   machine_ = DetectMachine();
+  machine_.max_pods = o_.max_pods;
 
   auto recovered = runtime_->Recover(ContainersRoot(o_.data_dir));
   if (!recovered.ok()) return recovered.status();

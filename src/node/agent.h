@@ -36,6 +36,8 @@ struct AgentOptions {
   // Threads syncing Pods (each Pod is synced by one at a time) and running probes.
   int workers = 4;
   int probe_workers = 2;
+  int64_t max_pods =
+      110;  // Pods this node takes at once (its `pods` capacity), as the kubelet's --max-pods
   // Register the Node and renew its Lease (tests of Pods alone may turn it off).
   bool register_node = true;
   // In-cluster API credentials, as the kubelet mounts them: with `api_port` set, every Pod that

@@ -97,7 +97,7 @@ Json NodeObject(const std::string& name, const MachineInfo& m, const std::string
   const std::string ts = FormatRfc3339(now);
   Json resources = {{"cpu", std::to_string(m.cpus)},
                     {"memory", std::to_string(m.memory_bytes / 1024) + "Ki"},
-                    {"pods", "110"},
+                    {"pods", std::to_string(m.max_pods)},
                     {"ephemeral-storage", "0"}};
   resources.erase("ephemeral-storage");
   if (!m.gpus.empty()) resources["nvidia.com/gpu"] = std::to_string(m.gpus.size());

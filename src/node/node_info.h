@@ -20,6 +20,7 @@ struct MachineInfo {
   std::string os_image;           // /etc/os-release PRETTY_NAME
   std::string kernel_version;     // uname -r
   std::string architecture;       // Go's GOARCH spelling: amd64, arm64, ...
+  int64_t max_pods = 110;         // the Node's pods capacity (the kubelet's --max-pods)
 };
 
 // Probes the machine (runs `nvidia-smi --query-gpu=index,uuid --format=csv,noheader` when it is on

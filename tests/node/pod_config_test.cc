@@ -6,6 +6,7 @@
 #include <map>
 
 #include "common/encoding.h"
+#include "node/node_info.h"
 
 namespace skiff::node {
 namespace {
@@ -151,6 +152,27 @@ TEST(PodConfigTest, ServiceSelectorsMatchLabels) {
   EXPECT_TRUE(SelectorMatches(Json{{"spec", {{"selector", {{"app", "x"}}}}}}, pod));
   EXPECT_FALSE(SelectorMatches(Json{{"spec", {{"selector", {{"app", "y"}}}}}}, pod));
   EXPECT_FALSE(SelectorMatches(Json{{"spec", Json::object()}}, pod));
+}
+
+}  // namespace
+}  // namespace skiff::node
+
+namespace skiff::node {
+namespace {
+
+// `skiff up --max-pods N` sets the Node's pods capacity and allocatable (the kubelet's default 110
+// otherwise), which is what the scheduler fits Pods against.
+TEST(NodeObjectTest, PodsCapacityFollowsMaxPods) {
+  MachineInfo m;
+  m.cpus = 2;
+  m.memory_bytes = int64_t{8} << 30;
+  EXPECT_EQ(
+      NodeObject("n", m, "none", std::chrono::system_clock::now())["status"]["capacity"]["pods"],
+      "110");
+  m.max_pods = 1024;
+  Json node = NodeObject("n", m, "none", std::chrono::system_clock::now());
+  EXPECT_EQ(node["status"]["capacity"]["pods"], "1024");
+  EXPECT_EQ(node["status"]["allocatable"]["pods"], "1024");
 }
 
 }  // namespace
