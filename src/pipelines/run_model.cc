@@ -54,7 +54,9 @@ Json TaskRun::ToJson() const {
   if (upstream_failed) j["upstreamFailed"] = true;
   if (!inputs["parameters"].empty() || !inputs["artifacts"].empty()) j["inputs"] = inputs;
   if (!outputs["parameters"].empty() || !outputs["artifacts"].empty()) j["outputs"] = outputs;
-  if (!Final(state)) {
+  // A loop keeps its items even when finished: a retry of the run may reopen it.
+  const bool keep_runtime = !Final(state) || kind == "loop";
+  if (keep_runtime) {
     Json r = Json::object();
     if (!exec_label.empty()) r["execLabel"] = exec_label;
     if (!executor_input.is_null()) r["executorInput"] = executor_input;
