@@ -126,6 +126,15 @@ std::string DnsLabel(const std::string& text, size_t max) {
   return out.empty() ? "x" : out;
 }
 
+int64_t ResourceVersionOf(const Json& obj) {
+  const std::string rv = StringAt(obj, "metadata.resourceVersion");
+  try {
+    return rv.empty() ? 0 : std::stoll(rv);
+  } catch (...) {
+    return 0;
+  }
+}
+
 bool IsFinal(const std::string& s) {
   return s == "SUCCEEDED" || s == "FAILED" || s == "SKIPPED" || s == "CANCELED" || s == "CACHED";
 }
@@ -238,6 +247,8 @@ class RunReconciler : public controllers::Reconciler {
 
  private:
   RunModel* ModelFor(const Json& run);
+  // Drops a finished run's model and plan; `final_rv` is its final status' resourceVersion.
+  void Forget(const std::string& uid, const std::string& key, int64_t final_rv);
   StatusOr<Plan*> PlanFor(Ctx& c);
   StatusOr<Json> RawSpec(const Json& run, std::string* pipeline_name);
 
@@ -280,6 +291,9 @@ class RunReconciler : public controllers::Reconciler {
   std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<RunModel>> models_;  // by run uid
   std::unordered_map<std::string, std::unique_ptr<Plan>> plans_;       // by run uid
+  // Finished runs are dropped from memory (their status says everything); this remembers the
+  // resourceVersion of each one's final status so an informer copy older than it is ignored.
+  std::unordered_map<std::string, std::pair<int64_t, std::string>> finished_rv_;  // uid → rv, key
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -290,6 +304,10 @@ StatusOr<Result> RunReconciler::Reconcile(const Request& request) {
   if (obj == nullptr) {
     // Gone: forget it (models are keyed by uid; drop those whose run no longer exists).
     std::lock_guard<std::mutex> lock(mu_);
+    const std::string key = request.ns + "/" + request.name;
+    for (auto it = finished_rv_.begin(); it != finished_rv_.end();) {
+      it = it->second.second == key ? finished_rv_.erase(it) : std::next(it);
+    }
     for (auto it = models_.begin(); it != models_.end();) {
       if (it->second->ns == request.ns && it->second->name == request.name) {
         plans_.erase(it->first);
@@ -302,6 +320,13 @@ StatusOr<Result> RunReconciler::Reconcile(const Request& request) {
   }
   const Json& run = *obj;
   if (!Field(Field(run, "metadata"), "deletionTimestamp").is_null()) return Result{};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto done = finished_rv_.find(controllers::UidOf(run));
+    if (done != finished_rv_.end() && ResourceVersionOf(run) < done->second.first) {
+      return Result{};
+    }
+  }
 
   Ctx c;
   c.run = &run;
@@ -311,6 +336,21 @@ StatusOr<Result> RunReconciler::Reconcile(const Request& request) {
   c.now_ms = NowMs(options_.clock);
   c.model = ModelFor(run);
   RunModel& m = *c.model;
+  // However this reconcile ends, a run that is finished and written leaves memory.
+  struct ForgetFinished {
+    RunReconciler* self;
+    Ctx* c;
+    int64_t seen_rv;
+    ~ForgetFinished() {
+      const RunModel& m = *c->model;
+      // Only once the final state is in the stored status (the write may have failed).
+      if (!IsFinal(m.state) || !m.last_written.is_object() ||
+          m.last_written.value("state", "") != m.state) {
+        return;
+      }
+      self->Forget(c->uid, c->ns + "/" + c->name, std::max(m.last_written_rv, seen_rv));
+    }
+  } forget_finished{this, &c, ResourceVersionOf(run)};
   const Json& spec = Field(run, "spec");
   const int64_t retry_count =
       Field(spec, "retryCount").is_number_integer() ? Field(spec, "retryCount").get<int64_t>() : 0;
@@ -471,6 +511,13 @@ StatusOr<Result> RunReconciler::Reconcile(const Request& request) {
   return Result{};
 }
 
+void RunReconciler::Forget(const std::string& uid, const std::string& key, int64_t final_rv) {
+  std::lock_guard<std::mutex> lock(mu_);
+  models_.erase(uid);
+  plans_.erase(uid);
+  finished_rv_[uid] = {final_rv, key};
+}
+
 RunModel* RunReconciler::ModelFor(const Json& run) {
   const std::string uid = controllers::UidOf(run);
   std::lock_guard<std::mutex> lock(mu_);
@@ -629,6 +676,7 @@ Status RunReconciler::WriteStatus(Ctx& c) {
     return written.status();
   }
   m.last_written = std::move(status);
+  m.last_written_rv = ResourceVersionOf(*written);
   m.last_write_ms = NowMs(options_.clock);
   m.write_cost_ms =
       std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started).count();

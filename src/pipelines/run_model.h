@@ -67,9 +67,10 @@ struct RunModel {
   Json outputs = Json::object();
   std::vector<std::unique_ptr<TaskRun>> tasks;  // in creation order
   std::unordered_map<std::string, TaskRun*> by_id;
-  Json last_written;          // the status as last written (no write when unchanged)
-  int64_t last_write_ms = 0;  // when it was written (engine clock)
-  int64_t write_cost_ms = 0;  // how long that write took
+  Json last_written;            // the status as last written (no write when unchanged)
+  int64_t last_written_rv = 0;  // its resourceVersion
+  int64_t last_write_ms = 0;    // when it was written (engine clock)
+  int64_t write_cost_ms = 0;    // how long that write took
 
   TaskRun* Find(const std::string& id) {
     auto it = by_id.find(id);
