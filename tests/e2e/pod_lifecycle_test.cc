@@ -147,3 +147,66 @@ TEST_F(PodLifecycleTest, StoppingSkiffStopsItsPods) {
 
 }  // namespace
 }  // namespace skiff::e2e
+
+namespace skiff::e2e {
+namespace {
+
+// A pipeline survives a kill -9 of skiff: the run's status is the engine's only state, so the
+// restarted engine re-adopts the running task's Pod, collects its output and runs the next task.
+TEST_F(PodLifecycleTest, Kill9MidPipelineThenRestartFinishesTheRun) {
+  const std::string run = R"(apiVersion: kubeflow.org/v2beta1
+kind: PipelineRun
+metadata: {name: survivor}
+spec:
+  pipelineSpec:
+    pipelineInfo: {name: survivor}
+    components:
+      comp-slow:
+        executorLabel: exec-slow
+        outputDefinitions: {parameters: {out: {parameterType: STRING}}}
+      comp-after:
+        executorLabel: exec-after
+        inputDefinitions: {parameters: {got: {parameterType: STRING}}}
+    deploymentSpec:
+      executors:
+        exec-slow:
+          container:
+            image: alpine
+            command: [sh, -c, "sleep 4; printf survived > \"$0\"", "{{$.outputs.parameters['out'].output_file}}"]
+        exec-after:
+          container:
+            image: alpine
+            command: [echo, "after: {{$.inputs.parameters['got']}}"]
+    root:
+      dag:
+        tasks:
+          slow:
+            componentRef: {name: comp-slow}
+            taskInfo: {name: slow}
+          after:
+            componentRef: {name: comp-after}
+            taskInfo: {name: after}
+            inputs:
+              parameters:
+                got: {taskOutputParameter: {producerTask: slow, outputParameterKey: out}}
+)";
+  ASSERT_EQ(server_.Kubectl({"create", "-f", "-"}, run).exit_code, 0);
+  WaitFor({"get", "pod", "survivor-slow", "-o", "jsonpath={.status.phase}"}, "Running");
+  // Let the engine's throttled status write happen, then crash mid-task.
+  std::this_thread::sleep_for(milliseconds(300));
+  server_.Crash();
+  ASSERT_EQ(server_.Start(), "") << "restart after kill -9";
+  WaitFor({"get", "pipelinerun", "survivor", "-o", "jsonpath={.status.state}"}, "SUCCEEDED",
+          milliseconds(60000));
+  EXPECT_EQ(server_
+                .Kubectl({"get", "pipelinerun", "survivor", "-o",
+                          "jsonpath={.status.tasks[?(@.name==\"slow\")].attempts}"})
+                .out,
+            "1");  // adopted, not run again
+  EXPECT_NE(server_.Kubectl({"logs", "survivor-after"}).out.find("after: survived"),
+            std::string::npos);
+  server_.Kubectl({"delete", "pipelinerun", "survivor", "--timeout=30s"});
+}
+
+}  // namespace
+}  // namespace skiff::e2e
