@@ -434,6 +434,34 @@ Json RenderRuntimeConfig(const Json& spec) {
           {"pipeline_root", StringAt(spec, "pipelineRoot")}};
 }
 
+http::Response ServeCollection(Call& call, const std::vector<std::string>& rest,
+                               const Collection& collection) {
+  const std::string& method = call.request.method;
+  if (rest.empty()) {
+    if (method == "GET") return collection.list(call);
+    if (method == "POST") return collection.create(call);
+    return ErrorResponse(MethodNotAllowed(call.request));
+  }
+  if (rest.size() != 1) {
+    return ErrorResponse(Status::NotFound("no KFP API at " + call.request.path));
+  }
+  auto [id, verb] = SplitCustomVerb(rest[0]);
+  auto item = FindByUid(call.client, collection.resource, id, collection.noun);
+  if (!item.ok()) return ErrorResponse(item.status());
+  if (!verb.empty()) {
+    if (method != "POST") return ErrorResponse(MethodNotAllowed(call.request));
+    return collection.action(call, *item, verb);
+  }
+  if (method == "GET") return collection.get(call, *item);
+  if (method == "DELETE") {
+    auto deleted = call.client.Delete(collection.resource, MetaString(*item, "namespace"),
+                                      MetaString(*item, "name"));
+    if (!deleted.ok()) return ErrorResponse(deleted.status());
+    return JsonResponse(Json::object());
+  }
+  return ErrorResponse(MethodNotAllowed(call.request));
+}
+
 }  // namespace kfp
 
 apiserver::ExtraRoute KfpRestRoutes(apiserver::ObjectApi* api) {

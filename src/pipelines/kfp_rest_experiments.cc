@@ -91,39 +91,26 @@ Status Archive(Call& call, const Json& experiment) {
 }  // namespace
 
 http::Response ServeExperiments(Call& call, const std::vector<std::string>& rest) {
-  const std::string& method = call.request.method;
-  if (rest.empty()) {
-    if (method == "GET") return List(call);
-    if (method == "POST") return Create(call);
-    return ErrorResponse(MethodNotAllowed(call.request));
-  }
-  if (rest.size() != 1)
-    return ErrorResponse(Status::NotFound("no KFP API at " + call.request.path));
-  auto [id, verb] = SplitCustomVerb(rest[0]);
-  auto experiment = FindByUid(call.client, kExperiments, id, "experiment");
-  if (!experiment.ok()) return ErrorResponse(experiment.status());
-  if (!verb.empty()) {
-    if (method != "POST") return ErrorResponse(MethodNotAllowed(call.request));
-    Status s;
-    if (verb == "archive") {
-      s = Archive(call, *experiment);
-    } else if (verb == "unarchive") {
-      // KFP leaves the experiment's runs archived.
-      s = SetStorageState(call, kExperiments, *experiment, "AVAILABLE");
-    } else {
-      s = Status::NotFound("experiments have no :" + verb + " action");
-    }
-    return s.ok() ? JsonResponse(Json::object()) : ErrorResponse(s);
-  }
-  if (method == "GET") return JsonResponse(RenderExperiment(*experiment));
-  if (method == "DELETE") {
-    // The runs stay; KFP too deletes only the experiment.
-    auto deleted = call.client.Delete(kExperiments, MetaString(*experiment, "namespace"),
-                                      MetaString(*experiment, "name"));
-    if (!deleted.ok()) return ErrorResponse(deleted.status());
-    return JsonResponse(Json::object());
-  }
-  return ErrorResponse(MethodNotAllowed(call.request));
+  // DELETE removes only the experiment: its runs stay, as in KFP.
+  static const Collection experiments{
+      kExperiments,
+      "experiment",
+      List,
+      Create,
+      [](Call&, const Json& experiment) { return JsonResponse(RenderExperiment(experiment)); },
+      [](Call& c, const Json& experiment, const std::string& verb) {
+        Status s;
+        if (verb == "archive") {
+          s = Archive(c, experiment);
+        } else if (verb == "unarchive") {
+          // KFP leaves the experiment's runs archived.
+          s = SetStorageState(c, kExperiments, experiment, "AVAILABLE");
+        } else {
+          s = Status::NotFound("experiments have no :" + verb + " action");
+        }
+        return s.ok() ? JsonResponse(Json::object()) : ErrorResponse(s);
+      }};
+  return ServeCollection(call, rest, experiments);
 }
 
 }  // namespace skiff::pipelines::kfp

@@ -127,4 +127,17 @@ http::Response ServeRecurringRuns(Call& call, const std::vector<std::string>& re
 std::pair<std::string, std::string> SplitCustomVerb(const std::string& segment);
 Status MethodNotAllowed(const http::Request& request);
 
+// KFP's shape of a collection: GET (list) and POST (create) on it; GET, DELETE and POST `:verb`
+// on one item, found by its uid. Runs, experiments and recurring runs are served this way.
+struct Collection {
+  client::Resource resource;
+  const char* noun;  // "run", for messages
+  std::function<http::Response(Call&)> list;
+  std::function<http::Response(Call&)> create;
+  std::function<http::Response(Call&, const Json& item)> get;
+  std::function<http::Response(Call&, const Json& item, const std::string& verb)> action;
+};
+http::Response ServeCollection(Call& call, const std::vector<std::string>& rest,
+                               const Collection& collection);
+
 }  // namespace skiff::pipelines::kfp

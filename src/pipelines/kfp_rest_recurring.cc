@@ -184,42 +184,29 @@ http::Response List(Call& call) {
 }  // namespace
 
 http::Response ServeRecurringRuns(Call& call, const std::vector<std::string>& rest) {
-  const std::string& method = call.request.method;
-  if (rest.empty()) {
-    if (method == "GET") return List(call);
-    if (method == "POST") return Create(call);
-    return ErrorResponse(MethodNotAllowed(call.request));
-  }
-  if (rest.size() != 1)
-    return ErrorResponse(Status::NotFound("no KFP API at " + call.request.path));
-  auto [id, verb] = SplitCustomVerb(rest[0]);
-  auto rr = FindByUid(call.client, kRecurringRuns, id, "recurring run");
-  if (!rr.ok()) return ErrorResponse(rr.status());
-  const std::string ns = MetaString(*rr, "namespace");
-  const std::string name = MetaString(*rr, "name");
-  if (!verb.empty()) {
-    if (method != "POST") return ErrorResponse(MethodNotAllowed(call.request));
-    if (verb != "enable" && verb != "disable") {
-      return ErrorResponse(Status::NotFound("recurring runs have no :" + verb + " action"));
-    }
-    const char* mode = verb == "enable" ? "ENABLE" : "DISABLE";
-    auto updated = Mutate(call.client, kRecurringRuns, ns, name, [mode](Json& o) {
-      o["spec"]["mode"] = mode;
-      return Status::Ok();
-    });
-    if (!updated.ok()) return ErrorResponse(updated.status());
-    return JsonResponse(Json::object());
-  }
-  if (method == "GET") {
-    Lookup lookup(&call.client);
-    return JsonResponse(RenderRecurringRun(*rr, lookup));
-  }
-  if (method == "DELETE") {
-    auto deleted = call.client.Delete(kRecurringRuns, ns, name);
-    if (!deleted.ok()) return ErrorResponse(deleted.status());
-    return JsonResponse(Json::object());
-  }
-  return ErrorResponse(MethodNotAllowed(call.request));
+  static const Collection recurring_runs{
+      kRecurringRuns,
+      "recurring run",
+      List,
+      Create,
+      [](Call& c, const Json& rr) {
+        Lookup lookup(&c.client);
+        return JsonResponse(RenderRecurringRun(rr, lookup));
+      },
+      [](Call& c, const Json& rr, const std::string& verb) {
+        if (verb != "enable" && verb != "disable") {
+          return ErrorResponse(Status::NotFound("recurring runs have no :" + verb + " action"));
+        }
+        const char* mode = verb == "enable" ? "ENABLE" : "DISABLE";
+        auto updated = Mutate(c.client, kRecurringRuns, MetaString(rr, "namespace"),
+                              MetaString(rr, "name"), [mode](Json& o) {
+                                o["spec"]["mode"] = mode;
+                                return Status::Ok();
+                              });
+        if (!updated.ok()) return ErrorResponse(updated.status());
+        return JsonResponse(Json::object());
+      }};
+  return ServeCollection(call, rest, recurring_runs);
 }
 
 }  // namespace skiff::pipelines::kfp

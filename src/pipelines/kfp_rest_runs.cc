@@ -224,32 +224,16 @@ http::Response Action(Call& call, const Json& run, const std::string& verb) {
 }  // namespace
 
 http::Response ServeRuns(Call& call, const std::vector<std::string>& rest) {
-  const std::string& method = call.request.method;
-  if (rest.empty()) {
-    if (method == "GET") return List(call);
-    if (method == "POST") return Create(call);
-    return ErrorResponse(MethodNotAllowed(call.request));
-  }
-  if (rest.size() != 1)
-    return ErrorResponse(Status::NotFound("no KFP API at " + call.request.path));
-  auto [id, verb] = SplitCustomVerb(rest[0]);
-  auto run = FindByUid(call.client, kPipelineRuns, id, "run");
-  if (!run.ok()) return ErrorResponse(run.status());
-  if (!verb.empty()) {
-    if (method != "POST") return ErrorResponse(MethodNotAllowed(call.request));
-    return Action(call, *run, verb);
-  }
-  if (method == "GET") {
-    Lookup lookup(&call.client);
-    return JsonResponse(RenderRun(*run, lookup));
-  }
-  if (method == "DELETE") {
-    auto deleted =
-        call.client.Delete(kPipelineRuns, MetaString(*run, "namespace"), MetaString(*run, "name"));
-    if (!deleted.ok()) return ErrorResponse(deleted.status());
-    return JsonResponse(Json::object());
-  }
-  return ErrorResponse(MethodNotAllowed(call.request));
+  static const Collection runs{kPipelineRuns,
+                               "run",
+                               List,
+                               Create,
+                               [](Call& c, const Json& run) {
+                                 Lookup lookup(&c.client);
+                                 return JsonResponse(RenderRun(run, lookup));
+                               },
+                               Action};
+  return ServeCollection(call, rest, runs);
 }
 
 }  // namespace skiff::pipelines::kfp
