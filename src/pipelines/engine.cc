@@ -88,7 +88,12 @@ int64_t DurationMs(const Json& v, int64_t fallback) {
     size_t j = i;
     while (j < s.size() && (isdigit(static_cast<unsigned char>(s[j])) || s[j] == '.')) ++j;
     if (j == i) return fallback;
-    double n = std::stod(s.substr(i, j - i));
+    double n = 0;
+    try {
+      n = std::stod(s.substr(i, j - i));
+    } catch (...) {  // "." and the like
+      return fallback;
+    }
     size_t k = j;
     while (k < s.size() && isalpha(static_cast<unsigned char>(s[k]))) ++k;
     std::string unit = s.substr(j, k - j);
@@ -257,21 +262,21 @@ class RunReconciler : public controllers::Reconciler {
                   const Json& dag_inputs);
   void StartTask(Ctx& c, TaskRun& t, const Json& spec, const std::string& comp_name);
   void Advance(Ctx& c, TaskRun& t, const Json& spec, const std::string& comp_name);
-  void AdvanceLoop(Ctx& c, TaskRun& t, const Json& spec, const std::string& comp_name);
+  void AdvanceLoop(Ctx& c, TaskRun& t, const std::string& comp_name);
   // `item_input`: a loop's per-iteration input, not required of the loop task itself.
   StatusOr<Json> ResolveInputs(Ctx& c, const std::string& dag_id, const Json& spec,
                                const Json& dag_inputs, const Json& comp,
                                const std::string& item_input);
   void StartContainer(Ctx& c, TaskRun& t, const Json& comp, const Json& executor,
                       const std::string& exec_label);
-  void RunImporter(Ctx& c, TaskRun& t, const Json& comp, const Json& importer);
+  void RunImporter(Ctx& c, TaskRun& t, const Json& importer);
   // Builds the task's Pod (created later by CreatePods) and marks the task as running it.
   Status CreatePod(Ctx& c, TaskRun& t);
   // Creates the Pods the walk asked for, several at a time; a Pod that cannot be created fails
   // its task with the API's message.
   void CreatePods(Ctx& c);
   void CheckPod(Ctx& c, TaskRun& t);
-  void CollectOutputs(Ctx& c, TaskRun& t, const Json& pod);
+  void CollectOutputs(Ctx& c, TaskRun& t);
   void FinishGroup(Ctx& c, TaskRun& t, const std::string& comp_name, bool loop);
   Json GroupOutputs(Ctx& c, const std::string& group_id, const Json& comp);
   void Finish(Ctx& c, TaskRun& t, const std::string& state, const std::string& message);
@@ -459,10 +464,8 @@ StatusOr<Result> RunReconciler::Reconcile(const Request& request) {
 
   // Cancel (terminate) and the run's timeout.
   const int64_t timeout_ms = DurationMs(Field(spec, "timeout"), 0);
-  bool timed_out = false;
   if (timeout_ms > 0 && !m.canceling) {
     if (c.now_ms - m.start_ms >= timeout_ms) {
-      timed_out = true;
       m.canceling = true;
       m.cancel_reason = "the run exceeded its timeout of " + Field(spec, "timeout").dump();
     } else {
@@ -475,7 +478,6 @@ StatusOr<Result> RunReconciler::Reconcile(const Request& request) {
   }
   c.canceling = m.canceling;
   if (c.canceling) m.state = "CANCELING";
-  (void)timed_out;
 
   bool done = ProcessDag(c, "", "root", m.root_inputs);
   if (!c.pods_to_create.empty()) {
@@ -853,16 +855,17 @@ void RunReconciler::StartTask(Ctx& c, TaskRun& t, const Json& spec, const std::s
       return;
     }
     t.items = items;
-    t.parallelism = StringAt(spec, "iteratorPolicy.parallelismLimit").empty()
-                        ? (IntAt(spec, "iteratorPolicy.parallelismLimit").value_or(0))
-                        : std::stoll(StringAt(spec, "iteratorPolicy.parallelismLimit"));
+    // parallelismLimit: an int32 (a string in proto3 JSON); 0 or absent means no limit.
+    const Json* limit = FindPath(spec, "iteratorPolicy.parallelismLimit");
+    auto parsed = limit ? Coerce(*limit, "NUMBER_INTEGER", "parallelismLimit") : StatusOr<Json>(0);
+    t.parallelism = parsed.ok() ? parsed->get<int64_t>() : 0;
     return;
   }
   const std::string label = Str(comp, "executorLabel");
   const Json& executor =
       Field(Field(Field(c.plan->ir, "deploymentSpec"), "executors"), label.c_str());
   if (executor.contains("importer")) {
-    RunImporter(c, t, comp, executor["importer"]);
+    RunImporter(c, t, executor["importer"]);
   } else if (executor.contains("container")) {
     StartContainer(c, t, comp, executor["container"], label);
   } else {
@@ -877,14 +880,12 @@ void RunReconciler::Advance(Ctx& c, TaskRun& t, const Json& spec, const std::str
   } else if (t.kind == "dag") {
     if (ProcessDag(c, t.id, comp_name, t.inputs)) FinishGroup(c, t, comp_name, false);
   } else if (t.kind == "loop") {
-    AdvanceLoop(c, t, spec, comp_name);
+    AdvanceLoop(c, t, comp_name);
   }
 }
 
-void RunReconciler::AdvanceLoop(Ctx& c, TaskRun& t, const Json& spec,
-                                const std::string& comp_name) {
+void RunReconciler::AdvanceLoop(Ctx& c, TaskRun& t, const std::string& comp_name) {
   RunModel& m = *c.model;
-  (void)spec;
   const size_t n = t.items.size();
   int64_t running = 0;
   bool all_final = true;
@@ -1069,8 +1070,7 @@ std::string RunReconciler::ArtifactUri(Ctx& c, const TaskRun& t, const std::stri
   return uri;
 }
 
-void RunReconciler::RunImporter(Ctx& c, TaskRun& t, const Json& comp, const Json& importer) {
-  (void)comp;
+void RunReconciler::RunImporter(Ctx& c, TaskRun& t, const Json& importer) {
   std::string uri;
   const Json& src = Field(importer, "artifactUri");
   if (src.contains("constant")) {
@@ -1478,7 +1478,7 @@ void RunReconciler::CheckPod(Ctx& c, TaskRun& t) {
     return;
   }
   if (phase == "Succeeded") {
-    CollectOutputs(c, t, *pod);
+    CollectOutputs(c, t);
     return;
   }
   if (phase != "Failed") return;  // Pending or Running: the Pod's next update wakes us
@@ -1513,8 +1513,7 @@ void RunReconciler::CheckPod(Ctx& c, TaskRun& t) {
   Finish(c, t, "FAILED", why);
 }
 
-void RunReconciler::CollectOutputs(Ctx& c, TaskRun& t, const Json& pod) {
-  (void)pod;
+void RunReconciler::CollectOutputs(Ctx& c, TaskRun& t) {
   const Json& outs = t.executor_input["outputs"];
   Json eo;  // executor_output.json, when the program wrote one
   {
