@@ -1,5 +1,6 @@
 #include "pipelines/pipelines.h"
 
+#include "pipelines/admission.h"
 #include "pipelines/engine.h"
 #include "pipelines/kfp_rest.h"
 #include "pipelines/lineage_routes.h"
@@ -22,6 +23,7 @@ StatusOr<std::unique_ptr<Pipelines>> Pipelines::Start(controllers::Manager& mgr,
   eo.lineage = p->lineage_.get();
   eo.metrics = &p->metrics_;
   eo.workers = options.workers;
+  InstallPipelineAdmission(server->api());
   if (Status s = StartPipelineEngine(mgr, client, eo); !s.ok()) return s;
   if (Status s = StartRecurringRunController(mgr, client); !s.ok()) return s;
   server->handler()->AddRoute(KfpRestRoutes(server->api()));
