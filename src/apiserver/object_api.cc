@@ -204,7 +204,11 @@ ObjectApi::ObjectApi(api::ResourceRegistry* registry, store::Store* store, Clock
 ObjectApi::~ObjectApi() = default;
 
 void ObjectApi::AddAdmissionPlugin(std::unique_ptr<AdmissionPlugin> plugin) {
-  admission_.push_back(std::move(plugin));
+  std::lock_guard<std::mutex> lock(admission_mu_);
+  auto next = std::make_shared<std::vector<AdmissionPlugin*>>(*admission_);
+  next->push_back(plugin.get());
+  admission_owned_.push_back(std::move(plugin));
+  admission_ = std::move(next);
 }
 
 std::string ObjectApi::Key(const api::ResourceInfo& res, const std::string& ns,
@@ -335,7 +339,12 @@ Status ObjectApi::CheckNamespace(const api::ResourceInfo& res, const std::string
 
 Status ObjectApi::RunAdmission(const RequestContext& ctx, Operation op,
                                const api::ResourceInfo& res, Json* object, const Json* old) {
-  for (auto& plugin : admission_) {
+  std::shared_ptr<const std::vector<AdmissionPlugin*>> plugins;
+  {
+    std::lock_guard<std::mutex> lock(admission_mu_);
+    plugins = admission_;
+  }
+  for (AdmissionPlugin* plugin : *plugins) {
     SKIFF_RETURN_IF_ERROR(plugin->Admit(ctx, op, res, object, old));
   }
   return Status::Ok();

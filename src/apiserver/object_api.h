@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -136,7 +137,13 @@ class ObjectApi {
   api::ResourceRegistry* registry_;
   store::Store* store_;
   Clock* clock_;
-  std::vector<std::unique_ptr<AdmissionPlugin>> admission_;
+  // Plugins may be added while requests are served (subsystems start after the server; the CRD
+  // publisher writes meanwhile): the list is copied on write and each request runs the list it
+  // started with. Plugins live as long as the ObjectApi.
+  std::mutex admission_mu_;
+  std::vector<std::unique_ptr<AdmissionPlugin>> admission_owned_;
+  std::shared_ptr<const std::vector<AdmissionPlugin*>> admission_ =
+      std::make_shared<std::vector<AdmissionPlugin*>>();
 };
 
 // Errors with Kubernetes' wording for the object they concern.
