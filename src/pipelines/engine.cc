@@ -266,10 +266,13 @@ class RunReconciler : public controllers::Reconciler {
   // `item_input`: a loop's per-iteration input, not required of the loop task itself.
   StatusOr<Json> ResolveInputs(Ctx& c, const std::string& dag_id, const Json& spec,
                                const Json& dag_inputs, const Json& comp,
-                               const std::string& item_input);
+                               const std::string& item_input, const std::string& task_id);
   void StartContainer(Ctx& c, TaskRun& t, const Json& comp, const Json& executor,
                       const std::string& exec_label);
   void RunImporter(Ctx& c, TaskRun& t, const Json& importer);
+  // What the pipeline_* placeholders of task `task_id` resolve to (executor input left empty).
+  PlaceholderContext PipelinePlaceholders(Ctx& c, const std::string& task_id,
+                                          const std::string& task_name) const;
   // Builds the task's Pod (created later by CreatePods) and marks the task as running it.
   Status CreatePod(Ctx& c, TaskRun& t);
   // Creates the Pods the walk asked for, several at a time; a Pod that cannot be created fails
@@ -770,7 +773,7 @@ bool RunReconciler::ProcessDag(Ctx& c, const std::string& dag_id, const std::str
       }
       std::string item_input = StringAt(spec, "parameterIterator.itemInput");
       if (item_input.empty()) item_input = StringAt(spec, "artifactIterator.itemInput");
-      auto inputs = ResolveInputs(c, dag_id, spec, dag_inputs, child, item_input);
+      auto inputs = ResolveInputs(c, dag_id, spec, dag_inputs, child, item_input, id);
       if (!inputs.ok()) {
         Finish(c, nt, "FAILED", inputs.status().message());
         continue;
@@ -924,7 +927,8 @@ void RunReconciler::AdvanceLoop(Ctx& c, TaskRun& t, const std::string& comp_name
 // The value one task input takes in the DAG instance `dag_id`.
 StatusOr<Json> RunReconciler::ResolveInputs(Ctx& c, const std::string& dag_id, const Json& spec,
                                             const Json& dag_inputs, const Json& comp,
-                                            const std::string& item_input) {
+                                            const std::string& item_input,
+                                            const std::string& task_id) {
   RunModel& m = *c.model;
   Json out = EmptyIo();
   auto producer = [&](const std::string& key) -> const TaskRun* {
@@ -964,9 +968,12 @@ StatusOr<Json> RunReconciler::ResolveInputs(Ctx& c, const std::string& dag_id, c
       } else if (p.contains("taskFinalStatus")) {
         const TaskRun* u = producer(StringAt(p, "taskFinalStatus.producerTask"));
         if (u != nullptr) {
-          value = Json{{"state", u->state},
+          // As KFP's driver reports it: ML Metadata's execution state (COMPLETE, FAILED, ...)
+          // and the task's name in its DAG.
+          const std::string state = u->state == "SUCCEEDED" ? "COMPLETE" : u->state;
+          value = Json{{"state", state},
                        {"pipelineJobResourceName", c.name},
-                       {"pipelineTaskName", u->display},
+                       {"pipelineTaskName", u->key},
                        {"error", u->state == "FAILED" ? Json{{"code", 2}, {"message", u->message}}
                                                       : Json::object()}};
           present = true;
@@ -989,9 +996,8 @@ StatusOr<Json> RunReconciler::ResolveInputs(Ctx& c, const std::string& dag_id, c
           v.get<std::string>().find("{{$") == std::string::npos) {
         continue;
       }
-      PlaceholderContext pc;
+      PlaceholderContext pc = PipelinePlaceholders(c, task_id, StringAt(spec, "taskInfo.name"));
       pc.executor_input = Json{{"inputs", {{"parameterValues", out["parameters"]}}}};
-      pc.local_path = [](const std::string& uri) { return uri; };
       auto resolved = ResolveString(v.get<std::string>(), pc);
       if (!resolved.ok()) {
         return Status::Invalid("input " + it.key() + ": " + resolved.status().message());
@@ -1169,6 +1175,22 @@ void RunReconciler::StartContainer(Ctx& c, TaskRun& t, const Json& comp, const J
   if (Status s = CreatePod(c, t); !s.ok()) Finish(c, t, "FAILED", s.message());
 }
 
+PlaceholderContext RunReconciler::PipelinePlaceholders(Ctx& c, const std::string& task_id,
+                                                       const std::string& task_name) const {
+  PlaceholderContext pc;
+  pc.pipeline_job_name = c.name;
+  pc.pipeline_job_resource_name = c.name;
+  pc.pipeline_job_uuid = c.uid;
+  pc.pipeline_task_name = task_name;
+  pc.pipeline_task_uuid = pki::Sha256Hex(c.uid + "/" + task_id).substr(0, 32);
+  pc.pipeline_root = c.model->pipeline_root;
+  pc.pipeline_job_create_time = StringAt(*c.run, "metadata.creationTimestamp");
+  pc.pipeline_job_schedule_time = pc.pipeline_job_create_time;
+  const std::string data_dir = options_.data_dir;
+  pc.local_path = [data_dir](const std::string& uri) { return LocalArtifactPath(data_dir, uri); };
+  return pc;
+}
+
 Status RunReconciler::CreatePod(Ctx& c, TaskRun& t) {
   RunModel& m = *c.model;
   const Json& executor = c.plan->ir["deploymentSpec"]["executors"][t.exec_label];
@@ -1184,18 +1206,8 @@ Status RunReconciler::CreatePod(Ctx& c, TaskRun& t) {
   }
   fs::remove(Str(t.executor_input["outputs"], "outputFile"), ec);
 
-  PlaceholderContext pc;
+  PlaceholderContext pc = PipelinePlaceholders(c, t.id, t.display);
   pc.executor_input = t.executor_input;
-  pc.pipeline_job_name = c.name;
-  pc.pipeline_job_resource_name = c.name;
-  pc.pipeline_job_uuid = c.uid;
-  pc.pipeline_task_name = t.display;
-  pc.pipeline_task_uuid = pki::Sha256Hex(c.uid + "/" + t.id).substr(0, 32);
-  pc.pipeline_root = m.pipeline_root;
-  pc.pipeline_job_create_time = StringAt(*c.run, "metadata.creationTimestamp");
-  pc.pipeline_job_schedule_time = pc.pipeline_job_create_time;
-  const std::string data_dir = options_.data_dir;
-  pc.local_path = [data_dir](const std::string& uri) { return LocalArtifactPath(data_dir, uri); };
   auto command = ResolveArguments(
       Field(container, "command").is_array() ? container["command"] : Json::array(), pc);
   if (!command.ok()) return Status::Invalid("command: " + command.status().message());

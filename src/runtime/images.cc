@@ -70,7 +70,8 @@ std::vector<ImageEntry> Builtins(const std::string& bin_dir) {
   py.name = "python";
   py.match = {"python", "python:*"};
   py.cmd = {"python3"};
-  py.env = {"PYTHONUNBUFFERED=1"};
+  // bin/python: skiff's stand-in for KFP's executor, so lightweight components run offline.
+  py.env = {"PYTHONUNBUFFERED=1", "PYTHONPATH=" + bin_dir + "/python"};
   if (std::string p = FindOnPath("python3"); !p.empty()) py.aliases["python"] = p;
   py.description = "host python3";
   out.push_back(py);

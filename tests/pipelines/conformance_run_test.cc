@@ -3,9 +3,11 @@
 //
 // Which files run here: those whose executors are plain container commands that the image
 // catalog maps to this machine's programs (alpine/busybox → host shell tools; python:*,
-// ubi9/python-* → host python3). The others cannot, and why:
-//  - lightweight Python components (most files): the executor runs `pip install kfp` and imports
-//    the kfp package, which needs the network and the package;
+// ubi9/python-* → host python3), and lightweight Python components whose functions need only the
+// standard library (skiff's bin/python stands in for kfp's executor and for `pip install kfp`).
+// The others cannot, and why:
+//  - Python components that import packages this machine lacks (sklearn, pandas, torch, ...) or
+//    `pip install` them (offline);
 //  - google/cloud-sdk images (two_step_pipeline, sequential_v2): gsutil talks to Google Cloud;
 //  - images with no meaning here (gcr.io/my-image, gcr.io/image, dummy);
 //  - nvidia_gpu_scheduling_check needs a GPU (on this machine its Pod stays Pending);
@@ -25,7 +27,8 @@ struct Case {
   std::vector<std::pair<std::string, std::string>> logs;
   // task id → state.
   std::vector<std::pair<std::string, std::string>> task_states;
-  std::string message;  // run message must contain this
+  std::string message;            // run message must contain this
+  Json outputs = Json::object();  // the run's output parameters must include these
 };
 
 std::string Name(const ::testing::TestParamInfo<Case>& info) {
@@ -45,12 +48,17 @@ TEST_P(ConformanceRun, ReachesTheExpectedState) {
   ASSERT_FALSE(ir.is_null());
   Json extra = Json::object();
   if (!c.parameters.empty()) extra["parameters"] = c.parameters;
-  StartRun("conformance", ir, extra);
-  Json run = WaitState("conformance", "SUCCEEDED,FAILED,CANCELED", std::chrono::seconds(120));
+  // Runs are named after their pipeline, as KFP names them (some samples check it).
+  const std::string name = StringAt(ir, "pipelineInfo.name").substr(0, 40) + "-run";
+  StartRun(name, ir, extra);
+  Json run = WaitState(name, "SUCCEEDED,FAILED,CANCELED", std::chrono::seconds(120));
   ASSERT_EQ(StringAt(run, "status.state"), c.state) << ToYaml(run["status"]);
   if (!c.message.empty()) {
     EXPECT_NE(StringAt(run, "status.message").find(c.message), std::string::npos)
         << StringAt(run, "status.message");
+  }
+  for (auto it = c.outputs.begin(); it != c.outputs.end(); ++it) {
+    EXPECT_EQ(run["status"]["outputs"]["parameters"][it.key()], it.value()) << it.key();
   }
   for (const auto& [task, state] : c.task_states) {
     EXPECT_EQ(StringAt(Task(run, task), "state"), state) << task << "\n" << ToYaml(run["status"]);
@@ -108,10 +116,53 @@ INSTANTIATE_TEST_SUITE_P(
              "SUCCEEDED",
              {{"exit-handler-1.print-op", "final words"},
               {"exit-op", "pipeline status:"},
-              {"exit-op", "\"state\":\"SUCCEEDED\""}}},
+              {"exit-op", "\"state\":\"COMPLETE\""}}},
         Case{"valid__essential__pipeline_with_nested_conditions_yaml.yaml"},
         Case{"valid__run_as_user_cache_enabled.yaml", {}, "SUCCEEDED", {{"echo", "hello world"}}},
         Case{"argo_compatibility__fast_artifact.yaml"},
+        // Lightweight Python components, run by skiff's stand-in for KFP's executor (bin/python).
+        Case{"valid__critical__add_numbers.yaml",
+             {{"a", 2}, {"b", 40}},
+             "SUCCEEDED",
+             {},
+             {},
+             "",
+             {{"Output", 42}}},
+        Case{"valid__essential__concat_message.yaml",
+             {{"message1", "skiff "}, {"message2", "runs"}},
+             "SUCCEEDED",
+             {},
+             {},
+             "",
+             {{"Output", "skiff runs"}}},
+        Case{"valid__critical__parameters_simple.yaml"}, Case{"valid__critical__flip_coin.yaml"},
+        Case{"valid__critical__multiple_parameters_namedtuple.yaml"},
+        Case{"valid__critical__multiple_artifacts_namedtuple.yaml"},
+        Case{"valid__critical__collected_parameters.yaml"},
+        Case{"valid__critical__parallel_for_after_dependency.yaml"},
+        Case{"valid__critical__mixed_parameters.yaml"},
+        Case{"valid__critical__component_with_optional_inputs.yaml"},
+        Case{"valid__critical__if_else_with_oneof_artifacts.yaml"},
+        Case{"valid__critical__parameter_oneof.yaml"}, Case{"valid__critical__artifact_cache.yaml"},
+        Case{"valid__critical__parameter_cache.yaml"}, Case{"valid__critical__artifact_crust.yaml"},
+        Case{"valid__critical__pipeline_with_env.yaml"},
+        Case{"valid__critical__pipeline_with_retry.yaml"},
+        Case{"valid__critical__pipeline_with_placeholders.yaml"},
+        Case{"valid__critical__pythonic_artifacts_test_pipeline.yaml"},
+        Case{"valid__critical__pipeline_with_input_status_state.yaml"},
+        Case{"valid__essential__pipeline_with_metrics_outputs.yaml"},
+        Case{"valid__essential__pipeline_with_condition.yaml"},
+        Case{"valid__essential__pipeline_with_nested_conditions.yaml"},
+        Case{"valid__essential__pipeline_with_outputs.yaml"},
+        Case{"valid__essential__pipeline_with_reused_component.yaml"},
+        Case{"valid__essential__component_with_env_variable.yaml"},
+        Case{"valid__essential__lightweight_python_functions_pipeline.yaml", {{"message", "hi"}}},
+        Case{"valid__essential__lightweight_python_functions_with_outputs.yaml",
+             {{"first_message", "a"},
+              {"second_message", "b"},
+              {"first_number", 1},
+              {"second_number", 2}}},
+        Case{"valid__essential__dict_input.yaml", {{"struct", {{"a", 1}, {"b", "two"}}}}},
         Case{"valid__container_io.yaml",
              {{"text", "x"}},
              "FAILED",
