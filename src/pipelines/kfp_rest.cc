@@ -434,6 +434,20 @@ Json RenderRuntimeConfig(const Json& spec) {
           {"pipeline_root", StringAt(spec, "pipelineRoot")}};
 }
 
+Json GeneratedMetadata(const Json& body, const std::string& ns, const std::string& fallback) {
+  const std::string display = StringField(body, "display_name");
+  Json annotations = Json::object();
+  if (!display.empty()) annotations[kDisplayNameAnnotation] = display;
+  if (std::string d = StringField(body, "description"); !d.empty()) {
+    annotations[kDescriptionAnnotation] = d;
+  }
+  std::string prefix = ToObjectName(display).substr(0, 50);
+  while (!prefix.empty() && prefix.back() == '-') prefix.pop_back();
+  Json metadata = {{"generateName", (prefix.empty() ? fallback : prefix) + "-"}, {"namespace", ns}};
+  if (!annotations.empty()) metadata["annotations"] = std::move(annotations);
+  return metadata;
+}
+
 http::Response ServeCollection(Call& call, const std::vector<std::string>& rest,
                                const Collection& collection) {
   const std::string& method = call.request.method;

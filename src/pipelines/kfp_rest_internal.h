@@ -127,6 +127,10 @@ http::Response ServeRecurringRuns(Call& call, const std::vector<std::string>& re
 std::pair<std::string, std::string> SplitCustomVerb(const std::string& segment);
 Status MethodNotAllowed(const http::Request& request);
 
+// Metadata for an object a KFP create request makes: generateName from its display_name (or
+// `fallback`), the display name and description kept as annotations.
+Json GeneratedMetadata(const Json& body, const std::string& ns, const std::string& fallback);
+
 // KFP's shape of a collection: GET (list) and POST (create) on it; GET, DELETE and POST `:verb`
 // on one item, found by its uid. Runs, experiments and recurring runs are served this way.
 struct Collection {

@@ -136,17 +136,7 @@ http::Response Create(Call& call) {
   if (std::string sa = StringField(*body, "service_account"); !sa.empty()) {
     spec["serviceAccountName"] = sa;
   }
-  const std::string display = StringField(*body, "display_name");
-  Json annotations = Json::object();
-  if (!display.empty()) annotations[kDisplayNameAnnotation] = display;
-  if (std::string d = StringField(*body, "description"); !d.empty()) {
-    annotations[kDescriptionAnnotation] = d;
-  }
-  std::string prefix = ToObjectName(display).substr(0, 50);
-  while (!prefix.empty() && prefix.back() == '-') prefix.pop_back();
-  Json metadata = {{"generateName", (prefix.empty() ? std::string("recurring-run") : prefix) + "-"},
-                   {"namespace", ns}};
-  if (!annotations.empty()) metadata["annotations"] = std::move(annotations);
+  Json metadata = GeneratedMetadata(*body, ns, "recurring-run");
   Json obj = {{"apiVersion", kApiVersion},
               {"kind", "RecurringRun"},
               {"metadata", std::move(metadata)},

@@ -144,17 +144,7 @@ http::Response Create(Call& call) {
   if (std::string sa = StringField(*body, "service_account"); !sa.empty()) {
     spec["serviceAccountName"] = sa;
   }
-  const std::string display = StringField(*body, "display_name");
-  Json annotations = Json::object();
-  if (!display.empty()) annotations[kDisplayNameAnnotation] = display;
-  if (std::string d = StringField(*body, "description"); !d.empty()) {
-    annotations[kDescriptionAnnotation] = d;
-  }
-  std::string prefix = ToObjectName(display).substr(0, 50);
-  while (!prefix.empty() && prefix.back() == '-') prefix.pop_back();
-  Json metadata = {{"generateName", (prefix.empty() ? std::string("run") : prefix) + "-"},
-                   {"namespace", ns}};
-  if (!annotations.empty()) metadata["annotations"] = std::move(annotations);
+  Json metadata = GeneratedMetadata(*body, ns, "run");
   Json obj = {{"apiVersion", kApiVersion},
               {"kind", "PipelineRun"},
               {"metadata", std::move(metadata)},
